@@ -1,0 +1,224 @@
+import { createReadStream, statSync } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+
+/**
+ * Streaming corpus readers. Real corpora are dirty (a real run died on a NaN
+ * cell of a CSV), so a row that cannot be used is yielded as a `BadRow` with
+ * its reason and line number, never thrown: the caller counts and reports.
+ * Formats: .txt (one document a line), .jsonl (a field, default "text"),
+ * .csv / .tsv (a column by name, RFC 4180 quoting), each optionally .gz.
+ */
+export interface CorpusReadOptions {
+  /** JSON field of .jsonl rows; default "text". */
+  field?: string;
+  /** CSV/TSV column name; default "text". */
+  column?: string;
+  /** Documents longer than this (in UTF-16 units) are bad rows; default 1,000,000. */
+  maxChars?: number;
+}
+
+export type BadReason = 'empty' | 'not-a-string' | 'nan' | 'invalid-utf8' | 'too-long' | 'malformed';
+
+export interface GoodRow {
+  text: string;
+  line: number;
+}
+export interface BadRow {
+  bad: BadReason;
+  line: number;
+  detail?: string;
+}
+export type CorpusRow = GoodRow | BadRow;
+
+export type CorpusFormat = 'txt' | 'jsonl' | 'csv' | 'tsv';
+
+export function corpusFormat(path: string): { format: CorpusFormat; gzip: boolean } {
+  const gzip = path.endsWith('.gz');
+  const base = gzip ? path.slice(0, -3) : path;
+  const ext = base.slice(base.lastIndexOf('.') + 1).toLowerCase();
+  if (ext === 'txt' || ext === 'jsonl' || ext === 'csv' || ext === 'tsv') return { format: ext, gzip };
+  if (ext === 'json' || ext === 'ndjson') return { format: 'jsonl', gzip };
+  throw new Error(`${path}: unknown corpus format ".${ext}" (use .txt, .jsonl, .csv or .tsv, optionally .gz)`);
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const NAN_CELLS = new Set(['nan', 'NaN', 'NAN', 'null', 'NULL', 'None', '#N/A', 'N/A']);
+
+/** Lines as raw bytes, split on \n (a trailing \r dropped), with the compressed bytes read so far. */
+async function* byteLines(path: string, gzip: boolean, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  file.on('data', (c) => onBytes((c as Buffer).byteLength));
+  const stream = gzip ? file.pipe(createGunzip()) : file;
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let buf = rest.byteLength ? Buffer.concat([rest, chunk]) : chunk;
+    let start = 0;
+    for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
+      yield trimCr(buf.subarray(start, nl));
+      start = nl + 1;
+    }
+    rest = Buffer.from(buf.subarray(start));
+    buf = rest;
+  }
+  if (rest.byteLength) yield trimCr(rest);
+}
+
+function trimCr(b: Buffer): Buffer {
+  return b.byteLength && b[b.byteLength - 1] === 13 ? b.subarray(0, b.byteLength - 1) : b;
+}
+
+function decodeLine(b: Buffer): string | null {
+  try {
+    return decoder.decode(b);
+  } catch {
+    return null;
+  }
+}
+
+function checkText(text: string, line: number, maxChars: number): CorpusRow {
+  if (text.trim() === '') return { bad: 'empty', line };
+  if (text.length > maxChars) return { bad: 'too-long', line, detail: `${text.length} chars` };
+  return { text, line };
+}
+
+/** Reads one corpus file; `onBytes` reports progress in bytes of the file on disk. */
+export async function* readCorpus(
+  path: string,
+  opts: CorpusReadOptions = {},
+  onBytes: (n: number) => void = () => {},
+): AsyncGenerator<CorpusRow> {
+  const { format, gzip } = corpusFormat(path);
+  statSync(path); // a missing file fails here, naming it
+  const maxChars = opts.maxChars ?? 1_000_000;
+  const lines = byteLines(path, gzip, onBytes);
+  if (format === 'txt') {
+    let n = 0;
+    for await (const raw of lines) {
+      n++;
+      const text = decodeLine(raw);
+      yield text === null ? { bad: 'invalid-utf8', line: n } : checkText(text, n, maxChars);
+    }
+  } else if (format === 'jsonl') {
+    yield* readJsonl(lines, opts.field ?? 'text', maxChars);
+  } else {
+    yield* readDelimited(lines, format === 'csv' ? ',' : '\t', opts.column ?? 'text', maxChars, path);
+  }
+}
+
+async function* readJsonl(lines: AsyncGenerator<Buffer>, field: string, maxChars: number): AsyncGenerator<CorpusRow> {
+  let n = 0;
+  for await (const raw of lines) {
+    n++;
+    const text = decodeLine(raw);
+    if (text === null) {
+      yield { bad: 'invalid-utf8', line: n };
+      continue;
+    }
+    if (text.trim() === '') {
+      yield { bad: 'empty', line: n };
+      continue;
+    }
+    let row: unknown;
+    try {
+      row = JSON.parse(text);
+    } catch (e) {
+      yield { bad: 'malformed', line: n, detail: (e as Error).message };
+      continue;
+    }
+    const value = typeof row === 'object' && row !== null ? (row as Record<string, unknown>)[field] : undefined;
+    if (typeof value === 'number' && Number.isNaN(value)) yield { bad: 'nan', line: n };
+    else if (typeof value !== 'string') yield { bad: 'not-a-string', line: n, detail: `${field} is ${value === null ? 'null' : typeof value}` };
+    else if (NAN_CELLS.has(value.trim())) yield { bad: 'nan', line: n };
+    else yield checkText(value, n, maxChars);
+  }
+}
+
+/** RFC 4180: quoted fields may hold the delimiter, newlines and doubled quotes. */
+async function* readDelimited(
+  lines: AsyncGenerator<Buffer>,
+  delim: string,
+  column: string,
+  maxChars: number,
+  path: string,
+): AsyncGenerator<CorpusRow> {
+  let n = 0;
+  let col = -1;
+  let pending: string | null = null;
+  let pendingStart = 0;
+  for await (const raw of lines) {
+    n++;
+    const text = decodeLine(raw);
+    if (text === null) {
+      pending = null;
+      yield { bad: 'invalid-utf8', line: n };
+      continue;
+    }
+    const record: string = pending === null ? text : `${pending}\n${text}`;
+    const start: number = pending === null ? n : pendingStart;
+    const fields = splitRecord(record, delim);
+    if (fields === null) {
+      // An open quote: the record continues on the next line (bounded, so one stray quote cannot swallow the file).
+      if (record.length > maxChars) {
+        pending = null;
+        yield { bad: 'too-long', line: start, detail: 'unterminated quoted field' };
+      } else {
+        pending = record;
+        pendingStart = start;
+      }
+      continue;
+    }
+    pending = null;
+    if (col < 0) {
+      col = fields.findIndex((f) => f.trim() === column);
+      if (col < 0) throw new Error(`${path}: no column "${column}" in the header (${fields.join(', ')})`);
+      continue;
+    }
+    if (fields.length === 1 && fields[0] === '') {
+      yield { bad: 'empty', line: start };
+      continue;
+    }
+    const cell = fields[col];
+    if (cell === undefined) yield { bad: 'malformed', line: start, detail: `${fields.length} fields, column ${column} is #${col + 1}` };
+    else if (NAN_CELLS.has(cell.trim())) yield { bad: 'nan', line: start };
+    else yield checkText(cell, start, maxChars);
+  }
+  if (pending !== null) yield { bad: 'malformed', line: pendingStart, detail: 'unterminated quoted field at end of file' };
+}
+
+/** Splits one record; null when a quoted field is still open at the end. */
+function splitRecord(s: string, delim: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    if (s[i] === '"') {
+      let v = '';
+      i++;
+      for (;;) {
+        const q = s.indexOf('"', i);
+        if (q === -1) return null;
+        v += s.slice(i, q);
+        if (s[q + 1] === '"') {
+          v += '"';
+          i = q + 2;
+          continue;
+        }
+        i = q + 1;
+        break;
+      }
+      // Anything between the closing quote and the delimiter is kept, as lenient parsers do.
+      const d = s.indexOf(delim, i);
+      v += d === -1 ? s.slice(i) : s.slice(i, d);
+      out.push(v);
+      if (d === -1) return out;
+      i = d + 1;
+    } else {
+      const d = s.indexOf(delim, i);
+      if (d === -1) {
+        out.push(s.slice(i));
+        return out;
+      }
+      out.push(s.slice(i, d));
+      i = d + 1;
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { HfJsonTokenizer } from '../../coordinator/tokenizer/hf-json-tokenizer.ts';
+import { loadTokenizer } from '../../coordinator/tokenizer/load-tokenizer.ts';
+import { WordPieceTokenizer } from '../../coordinator/tokenizer/wordpiece.ts';
+
+const BERT = new URL('../fixtures/bert-base-uncased/', import.meta.url).pathname;
+
+// Expected ids read by hand off bert-base-uncased's vocab.txt (id = line − 1),
+// following BERT's procedure: lower-case, strip accents, split punctuation,
+// CJK per character, greedy longest-match WordPiece.
+const CASES: Array<[string, number[], number[]]> = [
+  ['Hello, world!', [7592, 1010, 2088, 999], [1, 1, 1, 1]],
+  ["The King's son.", [1996, 2332, 1005, 1055, 2365, 1012], [1, 1, 1, 1, 1, 1]],
+  ['Café naïve', [7668, 15743], [1, 1]],
+  ['東京', [1879, 1755], [1, 1]],
+  // una + ##ffa + ##ble: "una" is the longest vocabulary prefix, then "##ffa", then "##ble".
+  ['unaffable', [14477, 20961, 3468], [1, 0, 0]],
+  ['$3', [1002, 1017], [1, 1]],
+  ['\u0000snow\twhite', [4586, 2317], [1, 1]],
+  ['x'.repeat(101), [100], [1]],
+];
+
+const tokenizers = [
+  ['vocab.txt (BERT WordPiece)', WordPieceTokenizer.fromVocabFile(join(BERT, 'vocab.txt'), true)],
+  ['tokenizer.json (@huggingface/tokenizers)', new HfJsonTokenizer(join(BERT, 'tokenizer.json'))],
+] as const;
+
+for (const [name, tok] of tokenizers) {
+  test(`${name}: known sentences give the ids BERT's procedure gives`, () => {
+    assert.deepEqual(tok.special, { pad: 0, unk: 100, cls: 101, sep: 102, mask: 103 });
+    assert.equal(tok.vocabSize, 30522);
+    for (const [text, ids, starts] of CASES) {
+      const enc = tok.encode(text);
+      assert.deepEqual(enc.ids, ids, `ids of ${JSON.stringify(text.slice(0, 20))}`);
+      assert.deepEqual(enc.wordStarts, starts, `word starts of ${JSON.stringify(text.slice(0, 20))}`);
+    }
+  });
+}
+
+test('both tokenizers agree on every line of a real corpus', () => {
+  const lines = readFileSync(new URL('../../examples/corpus/grimm/valid.txt', import.meta.url), 'utf8').split('\n');
+  const [a, b] = [tokenizers[0][1], tokenizers[1][1]];
+  let tokens = 0;
+  for (const line of lines) {
+    const x = a.encode(line);
+    assert.deepEqual(x, b.encode(line), `line ${JSON.stringify(line.slice(0, 60))}`);
+    tokens += x.ids.length;
+  }
+  assert.ok(tokens > 10_000);
+});
+
+test('loadTokenizer prefers tokenizer.json and names a folder without either file', () => {
+  assert.equal(loadTokenizer(BERT).kind, 'tokenizer.json');
+  assert.equal(loadTokenizer(join(BERT, 'vocab.txt')).kind, 'wordpiece');
+  assert.throws(() => loadTokenizer(new URL('.', import.meta.url).pathname), /neither tokenizer.json nor vocab.txt/);
+});

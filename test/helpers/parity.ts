@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors, writeSafetensors } from '../../common/safetensors.ts';
+import type { Engine, MlmBatch } from '../../gpu-worker/engine/engine.ts';
+import type { BertConfig } from '../../gpu-worker/model/bert-config.ts';
+import { bertParamSpecs } from '../../gpu-worker/model/parameters.ts';
+import { randomBatch } from './tiny-model.ts';
+import { relativeError, runReference, scratchDir } from './torch-reference.ts';
+
+export interface ParityTolerance {
+  logits: number;
+  grads: number;
+}
+
+/**
+ * Runs one batch through `engine` and through the PyTorch reference with the
+ * same weights: logits, summed loss and every parameter's gradient must agree.
+ * Gradients that are zero in exact arithmetic (the attention key bias: softmax
+ * ignores a per-query constant) are compared against the global gradient
+ * norm instead, since their relative error is noise over noise.
+ */
+export async function checkParityWithTorch(engine: Engine, config: BertConfig, tol: ParityTolerance, label: string) {
+  const dir = scratchDir('parity');
+  const batch = randomBatch(config, 3, 24, 5);
+  writeSafetensors(join(dir, 'weights.safetensors'), engine.stateDict());
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  writeFileSync(join(dir, 'batch.json'), JSON.stringify(batchToJson(batch)));
+  runReference('forward', dir);
+  const ref = readSafetensors(join(dir, 'ref.safetensors')).tensors;
+
+  const logitErr = relativeError(await engine.logits(batch), ref.get('logits')!.data);
+  assert.ok(logitErr < tol.logits, `${label}: logits relative error ${logitErr}`);
+
+  engine.zeroGrad();
+  const fb = await engine.forwardBackward(batch, false);
+  const refLoss = ref.get('loss_sum')!.data[0]!;
+  const lossErr = Math.abs(fb.lossSum - refLoss) / Math.abs(refLoss);
+  assert.ok(lossErr < tol.logits, `${label}: loss ${fb.lossSum} vs torch ${refLoss}`);
+  assert.equal(fb.maskedTokens, batch.labels.filter((l) => l !== -100).length);
+
+  const grads = engine.gradients();
+  let total = 0;
+  for (const s of bertParamSpecs(config)) for (const g of ref.get(`grad.${s.name}`)!.data) total += g * g;
+  total = Math.sqrt(total);
+  let worst = 0;
+  for (const s of bertParamSpecs(config)) {
+    const ours = grads.subarray(s.offset, s.offset + s.size);
+    const theirs = ref.get(`grad.${s.name}`)!.data;
+    if (s.name.endsWith('attention.self.key.bias')) {
+      const err = relativeError(ours, theirs) * Math.sqrt(theirs.reduce((a, x) => a + x * x, 0)) / total;
+      assert.ok(err < tol.grads, `${label}: key bias gradient (zero in exact arithmetic) off by ${err} of the global norm`);
+      continue;
+    }
+    const err = relativeError(ours, theirs);
+    assert.ok(err < tol.grads, `${label}: gradient of ${s.name}: relative error ${err}`);
+    worst = Math.max(worst, err);
+  }
+  console.log(`# ${label}: logits ${logitErr.toExponential(2)}, loss ${lossErr.toExponential(2)}, worst gradient ${worst.toExponential(2)}`);
+}
+
+export function batchToJson(b: MlmBatch) {
+  return {
+    batchSize: b.batchSize,
+    seqLen: b.seqLen,
+    inputIds: Array.from(b.inputIds),
+    tokenTypeIds: Array.from(b.tokenTypeIds ?? new Int32Array(b.inputIds.length)),
+    attentionMask: Array.from(b.attentionMask),
+    labels: Array.from(b.labels),
+  };
+}
