@@ -28,7 +28,7 @@ export function torchPython(): string {
   );
 }
 
-export function runReference(cmd: 'forward' | 'init' | 'adamw', dir: string): void {
+export function runReference(cmd: 'forward' | 'init' | 'adamw' | 'load_pth' | 'save_pth', dir: string): void {
   execFileSync(torchPython(), [SCRIPT, cmd, dir], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, OMP_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' },

@@ -212,6 +212,31 @@ def cmd_adamw(d):
     write_safetensors(f"{d}/adamw_ref.safetensors", {"param." + n: p for p, n in zip(params, names)})
 
 
+def cmd_load_pth(d):
+    """torch.load our best.pth-style file; strict load_state_dict; loss on the batch; echo the metadata."""
+    c = json.load(open(f"{d}/config.json"))
+    obj = torch.load(f"{d}/model.pth")
+    sd = obj["model"] if "model" in obj else obj
+    model = BertForMaskedLM(c)
+    model.load_state_dict(sd, strict=True)
+    model.eval()
+    ids, tt, mask, labels = load_batch(d)
+    with torch.no_grad():
+        logits = model(ids, tt, mask)
+        loss_sum = nn.functional.cross_entropy(logits.view(-1, c["vocab_size"]), labels.view(-1), reduction="sum")
+    extra = {k: v for k, v in obj.items() if k != "model" and not torch.is_tensor(v)} if "model" in obj else {}
+    json.dump({"loss_sum": loss_sum.item(), "keys": list(sd.keys()), "extra": extra}, open(f"{d}/load_pth.json", "w"), default=str)
+
+
+def cmd_save_pth(d):
+    """torch.save a freshly initialised model's state_dict (torch's own writer, tied copies included)."""
+    c = json.load(open(f"{d}/config.json"))
+    model = BertForMaskedLM(c)
+    model.init_weights(7)
+    torch.save(model.state_dict(), f"{d}/torch.pth")
+    write_safetensors(f"{d}/torch_pth_weights.safetensors", {k: v for k, v in model.state_dict().items()})
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    {"forward": cmd_forward, "init": cmd_init, "adamw": cmd_adamw}[sys.argv[1]](sys.argv[2])
+    {"forward": cmd_forward, "init": cmd_init, "adamw": cmd_adamw, "load_pth": cmd_load_pth, "save_pth": cmd_save_pth}[sys.argv[1]](sys.argv[2])

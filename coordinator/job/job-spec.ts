@@ -1,0 +1,134 @@
+/**
+ * A training job as users write it (YAML or JSON, snake_case like Hugging
+ * Face TrainingArguments). The protobuf schema in proto/ mirrors these
+ * shapes. `validateJob` is the single entry check: it collects every problem
+ * with its field path and returns a fully-defaulted, typed Job.
+ */
+export interface CorpusSpec {
+  /** Training files (.txt, .jsonl, .csv, .tsv, optionally .gz). */
+  train: string[];
+  /** Validation files; when empty, `valid_ratio` of the training documents. */
+  valid: string[];
+  /** Default 0.05. */
+  valid_ratio: number;
+  /** JSON field of .jsonl rows; default "text". */
+  field: string;
+  /** CSV/TSV column; default "text". */
+  column: string;
+  /** Longer documents are bad rows; default 1,000,000 characters. */
+  max_chars: number;
+  /** Above this fraction of bad rows in a file the job stops; default 0.01. */
+  max_bad_fraction: number;
+  /** Where token caches live; default ".cache/tokens". */
+  cache_dir: string;
+}
+
+export interface TokenizerSpec {
+  /** A folder with tokenizer.json or vocab.txt, or either file. Default: the model's init_from folder. */
+  path: string;
+  /** When set (and no path), a WordPiece vocabulary of this size is built from the training corpus. */
+  build_vocab_size: number;
+}
+
+export interface ModelSpec {
+  /** A local Hugging Face folder (config.json + model.safetensors) to continue from. */
+  init_from: string;
+  /** A config.json path for a model trained from scratch. */
+  config_file: string;
+  /** Inline config.json fields (override config_file / defaults). */
+  config: Record<string, unknown>;
+}
+
+export type Schedule = 'linear' | 'cosine';
+
+export interface StageSpec {
+  seq_len: number;
+  micro_batch: number;
+  global_batch: number;
+  /** Exactly one of epochs and max_steps is > 0. */
+  epochs: number;
+  max_steps: number;
+  /** warmup_steps wins when > 0; else warmup_ratio of max steps (default 0.1). */
+  warmup_steps: number;
+  warmup_ratio: number;
+  learning_rate: number;
+  schedule: Schedule;
+  /** Annealing floor as a fraction of learning_rate; default 0. */
+  min_lr_ratio: number;
+  weight_decay: number;
+  max_grad_norm: number;
+  adam_beta1: number;
+  adam_beta2: number;
+  adam_epsilon: number;
+  mlm_probability: number;
+  whole_word_mask: boolean;
+  /** Optimizer steps between evaluations (0 = only at stage end). */
+  eval_interval: number;
+  /** Cap on validation blocks per evaluation (0 = all). */
+  max_eval_samples: number;
+  /** Optimizer steps between checkpoints (0 = only at evaluations and stage end). */
+  checkpoint_interval: number;
+  log_interval: number;
+}
+
+export type MetricName =
+  | 'loss'
+  | 'perplexity'
+  | 'masked_accuracy'
+  | 'top10_accuracy'
+  | 'all_tokens_accuracy'
+  | 'f1';
+
+export interface EarlyStoppingSpec {
+  /** The metric that picks best.pth and drives patience; default "loss". */
+  metric: MetricName;
+  /** Evaluations without improvement before stopping; 0 = never. */
+  patience: number;
+  /** Stop as soon as the metric reaches this (≥ for accuracies/F1, ≤ for loss/perplexity); unset = none. */
+  target: number | null;
+}
+
+export interface Job {
+  name: string;
+  output_dir: string;
+  seed: number;
+  /** "auto" | "wasm" | "cpu" | "tensorflow" | "torch". */
+  engine: string;
+  corpus: CorpusSpec;
+  tokenizer: TokenizerSpec;
+  model: ModelSpec;
+  stages: StageSpec[];
+  early_stopping: EarlyStoppingSpec;
+  /** Periodic step checkpoints kept besides last.pth and best.pth; default 2. */
+  keep_last: number;
+}
+
+export const STAGE_DEFAULTS: Omit<StageSpec, 'seq_len' | 'micro_batch' | 'global_batch'> = {
+  epochs: 0,
+  max_steps: 0,
+  warmup_steps: 0,
+  warmup_ratio: 0.1,
+  learning_rate: 5e-5,
+  schedule: 'linear',
+  min_lr_ratio: 0,
+  weight_decay: 0.01,
+  max_grad_norm: 1.0,
+  adam_beta1: 0.9,
+  adam_beta2: 0.999,
+  adam_epsilon: 1e-8,
+  mlm_probability: 0.15,
+  whole_word_mask: false,
+  eval_interval: 0,
+  max_eval_samples: 0,
+  checkpoint_interval: 0,
+  log_interval: 10,
+};
+
+export const HIGHER_IS_BETTER: Record<MetricName, boolean> = {
+  loss: false,
+  perplexity: false,
+  masked_accuracy: true,
+  top10_accuracy: true,
+  all_tokens_accuracy: true,
+  f1: true,
+};
