@@ -1,6 +1,12 @@
 // Module entry: registers each backend that this build contains.
 #include <napi.h>
 
+#include <string>
+
+#ifdef GP_WITH_GLOO
+#include <gloo/config.h>
+#endif
+
 namespace gp {
 Napi::Value MemcpyBandwidth(const Napi::CallbackInfo& info);
 namespace shm {
@@ -27,6 +33,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   features.Set("shm", true);
 #ifdef GP_WITH_GLOO
   features.Set("gloo", true);
+  features.Set("glooVersion", std::to_string(GLOO_VERSION_MAJOR) + "." +
+                                  std::to_string(GLOO_VERSION_MINOR) + "." +
+                                  std::to_string(GLOO_VERSION_PATCH));
 #else
   features.Set("gloo", false);
 #endif

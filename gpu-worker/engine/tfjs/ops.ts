@@ -41,28 +41,20 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D | null, wT
   return (b ? op(x, w, b) : op(x, w)) as tf.Tensor2D;
 }
 
-function bmmPlain(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  const as = tf.unstack(a) as tf.Tensor2D[];
-  const bs = tf.unstack(b) as tf.Tensor2D[];
-  const out = tf.stack(as.map((x, i) => tf.matMul(x, bs[i]!))) as tf.Tensor3D;
-  tf.dispose([...as, ...bs]);
-  return out;
-}
-
-/** Batched a[N,M,K] · b[N,K,P] as N plain 2-D products. */
-export function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+/** Plain a[M,K] · b[K,N]; the gradient uses explicit transposes, never transpose flags. */
+export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   const op = custom(([aIn, bIn], save) => {
     save([aIn, bIn]);
     return {
-      value: bmmPlain(aIn as tf.Tensor3D, bIn as tf.Tensor3D),
+      value: tf.matMul(aIn as tf.Tensor2D, bIn as tf.Tensor2D),
       gradFunc: (dy, saved) => {
-        const g = dy as tf.Tensor3D;
-        const [as, bs] = saved as [tf.Tensor3D, tf.Tensor3D];
-        return [bmmPlain(g, tf.transpose(bs, [0, 2, 1])), bmmPlain(tf.transpose(as, [0, 2, 1]), g)];
+        const g = dy as tf.Tensor2D;
+        const [as, bs] = saved as [tf.Tensor2D, tf.Tensor2D];
+        return [tf.matMul(g, tf.transpose(bs)), tf.matMul(tf.transpose(as), g)];
       },
     };
   });
-  return op(a, b) as tf.Tensor3D;
+  return op(a, b) as tf.Tensor2D;
 }
 
 /** LayerNorm over the last axis of x[M,H], with the textbook closed-form gradient. */
@@ -124,19 +116,20 @@ export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
   return op(table) as tf.Tensor2D;
 }
 
-/** Sum over rows of cross-entropy(logits[K,V], labels[K]); gradient softmax − onehot. */
+/** Sum over rows of cross-entropy(logits[K,V], labels[K]); gradient softmax − onehot (one exp pass). */
 export function crossEntropySum(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   const [k, v] = logits.shape;
   const op = custom(([lIn], save) => {
-    const lse = tf.logSumExp(lIn, 1, true);
-    const idx = tf.stack([tf.range(0, k, 1, 'int32'), labels], 1);
-    const picked = tf.gatherND(lIn, idx);
-    save([lIn, lse]);
+    const max = tf.max(lIn, 1, true);
+    const e = tf.exp(tf.sub(lIn, max));
+    const sum = tf.sum(e, 1, true);
+    const probs = tf.div(e, sum);
+    const picked = tf.gatherND(lIn, tf.stack([tf.range(0, k, 1, 'int32'), labels], 1));
+    save([probs]);
     return {
-      value: tf.sum(tf.sub(tf.reshape(lse, [k]), picked)),
+      value: tf.sum(tf.sub(tf.reshape(tf.add(tf.log(sum), max), [k]), picked)),
       gradFunc: (dy, saved) => {
-        const [ls, l] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const p = tf.exp(tf.sub(ls, l));
+        const [p] = saved as [tf.Tensor2D];
         // int32 oneHot then cast: wasm's OneHot writes int bits into a float32 output.
         return [tf.mul(tf.sub(p, tf.cast(tf.oneHot(labels, v), 'float32')), dy as tf.Scalar)];
       },

@@ -1,0 +1,99 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTokenizer } from '../coordinator/tokenizer/load-tokenizer.ts';
+import type { Tokenizer } from '../coordinator/tokenizer/tokenizer.ts';
+import { loadTorchFile, stateDictOf } from '../gpu-worker/checkpoint/torch-file.ts';
+import { createEngine } from '../gpu-worker/engine/create-engine.ts';
+import { readBertConfig, type BertConfig } from '../gpu-worker/model/bert-config.ts';
+import { loadHfModel } from '../gpu-worker/model/hf-folder.ts';
+import type { StateDict } from '../common/state-dict.ts';
+import type { RunSpec } from '../gpu-worker/trainer/run-spec.ts';
+import { runPaths } from '../gpu-worker/trainer/run-spec.ts';
+
+export interface FillMaskPrediction {
+  /** Which [MASK] of the text, 0-based. */
+  mask: number;
+  token: string;
+  tokenId: number;
+  score: number;
+  sequence: string;
+}
+
+/**
+ * What Hugging Face's fill-mask pipeline shows: for each [MASK] in the text,
+ * the top-k tokens with their probabilities. `source` is a run folder
+ * (checkpoint best or last) or a Hugging Face model folder.
+ */
+export async function fillMask(
+  source: string,
+  text: string,
+  o: { topK: number; checkpoint: 'best' | 'last'; engine?: string },
+): Promise<FillMaskPrediction[]> {
+  const { config, weights, tokenizer } = loadModelForInference(source, o.checkpoint);
+  const { ids, maskPositions } = encodeWithMasks(tokenizer, text);
+  if (maskPositions.length === 0) throw new Error(`no [MASK] in ${JSON.stringify(text)}`);
+  if (ids.length > config.max_position_embeddings) throw new Error(`text is ${ids.length} tokens; the model takes ${config.max_position_embeddings}`);
+  const engine = await createEngine(o.engine ?? 'auto', { config, weights, weightsSource: source, seed: 0 });
+  try {
+    const n = ids.length;
+    const batch = {
+      batchSize: 1,
+      seqLen: n,
+      inputIds: Int32Array.from(ids),
+      attentionMask: new Int32Array(n).fill(1),
+      labels: new Int32Array(n).fill(-100),
+    };
+    const top = await engine.topK(batch, maskPositions, o.topK);
+    const out: FillMaskPrediction[] = [];
+    maskPositions.forEach((pos, m) => {
+      for (let j = 0; j < o.topK; j++) {
+        const id = top.ids[m * o.topK + j]!;
+        const filled = ids.slice(1, -1);
+        filled[pos - 1] = id;
+        out.push({ mask: m, token: tokenizer.idToToken(id), tokenId: id, score: top.probs[m * o.topK + j]!, sequence: decode(tokenizer, filled) });
+      }
+    });
+    return out;
+  } finally {
+    engine.dispose();
+  }
+}
+
+/** [CLS] text [SEP] with the literal "[MASK]" kept whole (as an added token is in Hugging Face). */
+function encodeWithMasks(tok: Tokenizer, text: string): { ids: number[]; maskPositions: number[] } {
+  const ids = [tok.special.cls];
+  const maskPositions: number[] = [];
+  text.split('[MASK]').forEach((part, i) => {
+    if (i > 0) {
+      maskPositions.push(ids.length);
+      ids.push(tok.special.mask);
+    }
+    ids.push(...tok.encode(part).ids);
+  });
+  ids.push(tok.special.sep);
+  return { ids, maskPositions };
+}
+
+function decode(tok: Tokenizer, ids: number[]): string {
+  let s = '';
+  for (const id of ids) {
+    const t = tok.idToToken(id);
+    s += t.startsWith('##') ? t.slice(2) : `${s ? ' ' : ''}${t}`;
+  }
+  return s;
+}
+
+function loadModelForInference(source: string, which: 'best' | 'last'): { config: BertConfig; weights: StateDict; tokenizer: Tokenizer } {
+  const paths = runPaths(source);
+  if (existsSync(paths.savedParams)) {
+    const run = (JSON.parse(readFileSync(paths.savedParams, 'utf8')) as { run: RunSpec }).run;
+    const file = which === 'best' ? paths.best : paths.last;
+    if (!existsSync(file)) throw new Error(`${file} does not exist yet (no ${which} checkpoint in this run)`);
+    return { config: run.modelConfig, weights: stateDictOf(loadTorchFile(file), file), tokenizer: loadTokenizer(run.tokenizerDir) };
+  }
+  if (existsSync(join(source, 'config.json'))) {
+    const m = loadHfModel(source);
+    return { config: readBertConfig(join(source, 'config.json')), weights: m.weights, tokenizer: loadTokenizer(source) };
+  }
+  throw new Error(`${source}: neither a run folder (saved_params.json) nor a Hugging Face model folder (config.json)`);
+}

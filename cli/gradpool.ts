@@ -1,0 +1,74 @@
+import { flagString, parseArgs } from './args.ts';
+import { fillMask } from './fill-mask-command.ts';
+import { trainCommand } from './train-command.ts';
+import { loadJobFile } from '../coordinator/job/validate-job.ts';
+import { prepareRun } from '../coordinator/prepare-run.ts';
+import { formatPlan } from '../coordinator/plan/plan-stages.ts';
+
+const USAGE = `gradpool — BERT masked-language-model training
+
+  gradpool train <job.yaml> [--engine auto|wasm|cpu|tensorflow] [--steps N]
+  gradpool train --resume <runs/name> [--steps N]
+  gradpool plan <job.yaml> [--world N]          print each stage's plan and exit
+  gradpool fill-mask <run or HF folder> "text with [MASK]" [--top-k 5] [--checkpoint best|last] [--json]
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const a = parseArgs(rest, ['engine', 'steps', 'world', 'top-k', 'checkpoint', 'resume']);
+  switch (command) {
+    case 'train': {
+      const resume = a.flags.get('resume');
+      const target = typeof resume === 'string' ? resume : a.positional[0];
+      if (!target) throw new Error(`train: give a job file, or --resume <run folder>\n\n${USAGE}`);
+      const steps = flagString(a, 'steps');
+      const { spec, result } = await trainCommand({
+        target,
+        resume: resume !== undefined,
+        engine: flagString(a, 'engine'),
+        maxStepsThisRun: steps ? Number(steps) : undefined,
+      });
+      const f = result.firstEval;
+      const l = result.lastEval;
+      if (f) console.log(`validation perplexity before: ${f.perplexity.toFixed(2)}`);
+      if (l) console.log(`validation perplexity after:  ${l.perplexity.toFixed(2)} (masked accuracy ${(l.masked_accuracy * 100).toFixed(2)}%)`);
+      console.log(`run folder: ${spec.runDir} (${result.state.finished ? result.state.stopReason : 'paused: resume with --resume'})`);
+      return 0;
+    }
+    case 'plan': {
+      const path = a.positional[0];
+      if (!path) throw new Error(`plan: give a job file\n\n${USAGE}`);
+      const spec = await prepareRun(loadJobFile(path), Number(flagString(a, 'world') ?? 1));
+      for (const p of spec.plans) console.log(formatPlan(p, spec.job.engine));
+      return 0;
+    }
+    case 'fill-mask': {
+      const [source, text] = a.positional;
+      if (!source || !text) throw new Error(`fill-mask: give a folder and a text\n\n${USAGE}`);
+      const topK = Number(flagString(a, 'top-k') ?? 5);
+      const which = (flagString(a, 'checkpoint') ?? 'best') as 'best' | 'last';
+      if (which !== 'best' && which !== 'last') throw new Error('--checkpoint must be best or last');
+      const preds = await fillMask(source, text, { topK, checkpoint: which, engine: flagString(a, 'engine') });
+      if (a.flags.has('json')) console.log(JSON.stringify(preds, null, 2));
+      else {
+        for (const p of preds) console.log(`[MASK] #${p.mask + 1}  ${p.token.padEnd(16)} ${(p.score * 100).toFixed(2).padStart(6)}%  ${p.sequence}`);
+      }
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      console.log(USAGE);
+      return 0;
+    default:
+      throw new Error(`unknown command ${command}\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    process.stderr.write(`gradpool: ${e.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-write.ts';
+import { loadJobFile } from '../coordinator/job/validate-job.ts';
+import { prepareRun } from '../coordinator/prepare-run.ts';
+import { createEngine } from '../gpu-worker/engine/create-engine.ts';
+import { loadHfModel } from '../gpu-worker/model/hf-folder.ts';
+import { SingleProcessSync } from '../gpu-worker/trainer/gradient-sync.ts';
+import { runPaths, type RunSpec } from '../gpu-worker/trainer/run-spec.ts';
+import { trainRun, type TrainResult } from '../gpu-worker/trainer/train-run.ts';
+
+export interface TrainCommandOptions {
+  /** A job file, or a run folder with --resume. */
+  target: string;
+  resume: boolean;
+  engine?: string;
+  /** Stop after this many steps (then resume later). */
+  maxStepsThisRun?: number;
+}
+
+/** `gradpool train`: one process, the whole loop; SIGINT/SIGTERM checkpoint and stop. */
+export async function trainCommand(o: TrainCommandOptions): Promise<{ spec: RunSpec; result: TrainResult }> {
+  let spec: RunSpec;
+  if (o.resume) {
+    const saved = runPaths(o.target).savedParams;
+    if (!existsSync(saved)) throw new Error(`${o.target}: not a run folder (no saved_params.json)`);
+    spec = (JSON.parse(readFileSync(saved, 'utf8')) as { run: RunSpec }).run;
+  } else {
+    const job = loadJobFile(o.target);
+    if (o.engine) job.engine = o.engine;
+    spec = await prepareRun(job, 1);
+    if (existsSync(runPaths(spec.runDir).last)) {
+      throw new Error(`${spec.runDir} already holds a run: resume it with \`gradpool train --resume ${spec.runDir}\` or choose another name`);
+    }
+  }
+  if (o.engine) spec.job.engine = o.engine;
+  const init = spec.initFrom && !o.resume ? loadHfModel(spec.initFrom) : null;
+  if (init?.ignored.length) process.stderr.write(`model: ${spec.initFrom}: not used by the MLM model: ${init.ignored.join(', ')}\n`);
+  const engine = await createEngine(spec.job.engine, {
+    config: spec.modelConfig,
+    weights: init?.weights,
+    weightsSource: spec.initFrom ?? undefined,
+    seed: spec.job.seed,
+  });
+  const paths = runPaths(spec.runDir);
+  writeFileAtomic(
+    paths.savedParams,
+    Buffer.from(
+      JSON.stringify(
+        { run: spec, engine: engine.info, versions: { node: process.version, gradpool: packageVersion() }, git_commit: gitCommit(), written: new Date().toISOString() },
+        null,
+        2,
+      ),
+    ),
+  );
+  let stopRequested = false;
+  const onSignal = (sig: string) => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    process.stderr.write(`\n${sig}: finishing this step, writing last.pth, then stopping (again to abort)\n`);
+  };
+  const sigint = () => onSignal('SIGINT');
+  const sigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  try {
+    const result = await trainRun(spec, {
+      engine,
+      sync: new SingleProcessSync(),
+      resume: o.resume,
+      shouldStop: () => stopRequested,
+      stepLimit: o.maxStepsThisRun,
+    });
+    return { spec, result };
+  } finally {
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+    engine.dispose();
+  }
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: new URL('..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return null;
+  }
+}

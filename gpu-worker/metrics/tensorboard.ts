@@ -1,0 +1,111 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * TensorBoard event files without TensorFlow: TFRecord framing (length,
+ * masked CRC32C of the length, an Event protobuf, masked CRC32C of the
+ * data) and the few protobuf fields scalars need:
+ *   Event { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
+ *   Summary { repeated Value value = 1; }  Value { string tag = 1; float simple_value = 2; }
+ */
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+
+export function crc32c(b: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export function maskedCrc(b: Uint8Array): number {
+  const c = crc32c(b);
+  return ((((c >>> 15) | (c << 17)) >>> 0) + 0xa282ead8) >>> 0;
+}
+
+function varint(n: number | bigint): number[] {
+  let v = BigInt(n);
+  if (v < 0n) v += 1n << 64n;
+  const out: number[] = [];
+  do {
+    let byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v) byte |= 0x80;
+    out.push(byte);
+  } while (v);
+  return out;
+}
+
+function field(num: number, wire: number): number[] {
+  return varint((num << 3) | wire);
+}
+
+function lengthDelimited(num: number, body: Uint8Array): number[] {
+  return [...field(num, 2), ...varint(body.length), ...body];
+}
+
+function encodeEvent(wallTime: number, step: number, body: { fileVersion?: string; scalars?: Array<[string, number]> }): Uint8Array {
+  const out: number[] = [];
+  const wt = Buffer.alloc(8);
+  wt.writeDoubleLE(wallTime);
+  out.push(...field(1, 1), ...wt);
+  out.push(...field(2, 0), ...varint(step));
+  if (body.fileVersion) out.push(...lengthDelimited(3, Buffer.from(body.fileVersion)));
+  if (body.scalars) {
+    const summary: number[] = [];
+    for (const [tag, v] of body.scalars) {
+      const f = Buffer.alloc(4);
+      f.writeFloatLE(v);
+      const value = [...lengthDelimited(1, Buffer.from(tag)), ...field(2, 5), ...f];
+      summary.push(...lengthDelimited(1, Uint8Array.from(value)));
+    }
+    out.push(...lengthDelimited(5, Uint8Array.from(summary)));
+  }
+  return Uint8Array.from(out);
+}
+
+export function tfRecord(data: Uint8Array): Buffer {
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(data.length));
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(maskedCrc(len));
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32LE(maskedCrc(data));
+  return Buffer.concat([len, head, data, tail]);
+}
+
+/** Appends scalars to one events.out.tfevents.* file; each write is flushed so a crash loses nothing. */
+export class TensorBoardWriter {
+  readonly path: string;
+  private fd: number;
+
+  constructor(dir: string) {
+    mkdirSync(dir, { recursive: true });
+    this.path = join(dir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}.${process.pid}`);
+    this.fd = openSync(this.path, 'a');
+    this.write(encodeEvent(Date.now() / 1000, 0, { fileVersion: 'brain.Event:2' }));
+  }
+
+  scalars(step: number, values: Record<string, number>): void {
+    const finite = Object.entries(values).filter(([, v]) => Number.isFinite(v));
+    if (finite.length) this.write(encodeEvent(Date.now() / 1000, step, { scalars: finite }));
+  }
+
+  private write(event: Uint8Array): void {
+    writeSync(this.fd, tfRecord(event));
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,49 @@
+/** Public option and result types of the collectives layer. */
+
+export type BackendName = 'nccl' | 'shm' | 'gloo';
+export type BackendChoice = BackendName | 'auto';
+export type ReduceOp = 'sum' | 'avg';
+
+export interface CommunicatorOptions {
+  /** 'auto': nccl if every rank has a GPU and NCCL, else shm if all ranks share a host, else gloo. */
+  backend?: BackendChoice;
+  rank: number;
+  worldSize: number;
+  /** Identifies the training run; [A-Za-z0-9._-], at most 128 characters. */
+  runId: string;
+  /** Distinguishes several communicators of one run (default 'default'). */
+  tag?: string;
+  rendezvous: { redisUrl: string };
+  /** Longest wait at any synchronisation point, and for the rendezvous (default 60 000). */
+  timeoutMs?: number;
+  shm?: {
+    /** Staging bytes per rank and chunk (default 16 MiB, shrunk to fit /dev/shm). */
+    chunkBytes?: number;
+  };
+  gloo?: {
+    /** Address to listen on; default 127.0.0.1 when all ranks share a host, else os.hostname(). */
+    hostname?: string;
+    /** Network interface to listen on instead (e.g. 'eth0'); env GRADPOOL_GLOO_IFACE. */
+    iface?: string;
+  };
+  nccl?: {
+    /** CUDA device ordinal; default: this rank's index among the ranks on its host. */
+    device?: number;
+  };
+}
+
+export interface CommunicatorDescription {
+  backend: BackendName;
+  rank: number;
+  worldSize: number;
+  runId: string;
+  tag: string;
+  /** Rendezvous generation: fresh for every init, part of every key and segment name. */
+  generation: string;
+  hosts: string[];
+  /** Library versions in use, e.g. { node: '20.20.2', nccl: '2.21.5', cudart: '12040' }. */
+  versions: Record<string, string>;
+  /** 'cpu', or the CUDA device and PCI bus id. */
+  device: string;
+  details: Record<string, unknown>;
+}
