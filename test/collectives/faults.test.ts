@@ -21,7 +21,7 @@ const glooBuilt = (() => {
   }
 })();
 
-async function killMidAllReduce(backend: BackendName) {
+async function killMidAllReduce(backend: BackendName, log: (msg: string) => void) {
   const world = 3;
   const victim = 1;
   const timeoutMs = 4000;
@@ -53,6 +53,7 @@ async function killMidAllReduce(backend: BackendName) {
     assert.match(err.message, new RegExp(`rank ${victim}\\b`));
     assert.ok(['PEER_DIED', 'TIMEOUT'].includes(err.code), err.code);
     const latency = errorAt.get(r.rank)! - killedAt;
+    log(`rank ${r.rank} after ${latency} ms: ${err.code} ${err.message}`);
     assert.ok(latency < 2 * timeoutMs, `rank ${r.rank} noticed after ${latency} ms`);
     assert.ok(r.reports.some((m) => m.type === 'done'), `rank ${r.rank} did not finish`);
     assert.equal(r.exitCode, 0);
@@ -62,10 +63,10 @@ async function killMidAllReduce(backend: BackendName) {
 }
 
 describe('faults', () => {
-  it('shm: a rank SIGKILLed mid all-reduce is named, nothing leaks', () => killMidAllReduce('shm'));
+  it('shm: a rank SIGKILLed mid all-reduce is named, nothing leaks', (t) => killMidAllReduce('shm', (m) => t.diagnostic(m)));
 
-  it('gloo: a rank SIGKILLed mid all-reduce is named, nothing leaks', { skip: !glooBuilt && 'gloo not built' }, () =>
-    killMidAllReduce('gloo'));
+  it('gloo: a rank SIGKILLed mid all-reduce is named, nothing leaks', { skip: !glooBuilt && 'gloo not built' }, (t) =>
+    killMidAllReduce('gloo', (m) => t.diagnostic(m)));
 
   it('rendezvous: a rank that never comes times out with its rank named', async () => {
     const runId = freshRunId('absent');
