@@ -7,7 +7,7 @@ import { formatPlan } from '../coordinator/plan/plan-stages.ts';
 
 const USAGE = `gradpool — BERT masked-language-model training
 
-  gradpool train <job.yaml> [--engine auto|wasm|cpu|tensorflow] [--steps N]
+  gradpool train <job.yaml> [--engine auto|wasm|cpu|tensorflow] [--name RUN] [--steps N]
   gradpool train --resume <runs/name> [--steps N]
   gradpool plan <job.yaml> [--world N]          print each stage's plan and exit
   gradpool fill-mask <run or HF folder> "text with [MASK]" [--top-k 5] [--checkpoint best|last] [--json]
@@ -15,7 +15,7 @@ const USAGE = `gradpool — BERT masked-language-model training
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const a = parseArgs(rest, ['engine', 'steps', 'world', 'top-k', 'checkpoint', 'resume']);
+  const a = parseArgs(rest, ['engine', 'steps', 'world', 'top-k', 'checkpoint', 'resume', 'name']);
   switch (command) {
     case 'train': {
       const resume = a.flags.get('resume');
@@ -26,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
         target,
         resume: resume !== undefined,
         engine: flagString(a, 'engine'),
+        name: flagString(a, 'name'),
         maxStepsThisRun: steps ? Number(steps) : undefined,
       });
       const f = result.firstEval;

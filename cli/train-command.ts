@@ -14,6 +14,8 @@ export interface TrainCommandOptions {
   target: string;
   resume: boolean;
   engine?: string;
+  /** Overrides the job's name (the run folder). */
+  name?: string;
   /** Stop after this many steps (then resume later). */
   maxStepsThisRun?: number;
 }
@@ -28,6 +30,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<{ spec: RunS
   } else {
     const job = loadJobFile(o.target);
     if (o.engine) job.engine = o.engine;
+    if (o.name) job.name = o.name;
     spec = await prepareRun(job, 1);
     if (existsSync(runPaths(spec.runDir).last)) {
       throw new Error(`${spec.runDir} already holds a run: resume it with \`gradpool train --resume ${spec.runDir}\` or choose another name`);

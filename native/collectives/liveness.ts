@@ -53,13 +53,21 @@ export interface DeadPeer {
 export async function findDeadPeers(rdzv: Rendezvous<unknown>, self: PeerInfo): Promise<DeadPeer[]> {
   const dead: DeadPeer[] = [];
   let remote = false;
-  for (const p of rdzv.peers) {
-    if (p.rank === self.rank) continue;
-    if (p.hostKey === self.hostKey && p.pidns === self.pidns) {
-      if (processGone(p.pid)) dead.push({ rank: p.rank, why: `rank ${p.rank} (pid ${p.pid} on ${p.host}) is no longer running` });
-    } else {
-      remote = true;
+  // A killed process closes its sockets (the peers see "connection reset")
+  // before it becomes a zombie, so a local peer may still look alive for a
+  // moment: look again a few times before concluding nobody died.
+  for (let attempt = 0; attempt < 20 && dead.length === 0; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 50));
+    remote = false;
+    for (const p of rdzv.peers) {
+      if (p.rank === self.rank) continue;
+      if (p.hostKey === self.hostKey && p.pidns === self.pidns) {
+        if (processGone(p.pid)) dead.push({ rank: p.rank, why: `rank ${p.rank} (pid ${p.pid} on ${p.host}) is no longer running` });
+      } else {
+        remote = true;
+      }
     }
+    if (remote) break;
   }
   if (dead.length > 0 || !remote) return dead;
   // A remote peer's heartbeat key outlives it by up to its TTL; poll briefly.
