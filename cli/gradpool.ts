@@ -1,6 +1,8 @@
 import { flagString, parseArgs } from './args.ts';
 import { fillMask } from './fill-mask-command.ts';
 import { trainCommand } from './train-command.ts';
+import { coordinatorCommand, localClusterTrain, submitCommand, workerCommand } from './service-commands.ts';
+import { GradpoolClient } from '../coordinator/client/gradpool-client.ts';
 import { loadJobFile } from '../coordinator/job/validate-job.ts';
 import { prepareRun } from '../coordinator/prepare-run.ts';
 import { formatPlan } from '../coordinator/plan/plan-stages.ts';
@@ -9,18 +11,27 @@ const USAGE = `gradpool — BERT masked-language-model training
 
   gradpool train <job.yaml> [--engine auto|wasm|cpu|tensorflow] [--name RUN] [--steps N]
   gradpool train --resume <runs/name> [--steps N]
+  gradpool train <job.yaml> --workers N         the service path on this machine: coordinator + N workers
   gradpool plan <job.yaml> [--world N]          print each stage's plan and exit
+  gradpool submit <job.yaml> [--follow] [--world N] [--priority P] [--resume] [--id ID]
+  gradpool status <id> | cancel <id> | runs
+  gradpool coordinator                          serve the jobs queue (GRADPOOL_REDIS_URL, GRADPOOL_PREFIX)
+  gradpool worker [--gpu N]                     serve one rank at a time on the ranks queue
   gradpool fill-mask <run or HF folder> "text with [MASK]" [--top-k 5] [--checkpoint best|last] [--json]
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const a = parseArgs(rest, ['engine', 'steps', 'world', 'top-k', 'checkpoint', 'resume', 'name']);
+  const a = parseArgs(rest, ['engine', 'steps', 'world', 'top-k', 'checkpoint', 'resume', 'name', 'workers', 'priority', 'id', 'gpu']);
   switch (command) {
     case 'train': {
       const resume = a.flags.get('resume');
       const target = typeof resume === 'string' ? resume : a.positional[0];
       if (!target) throw new Error(`train: give a job file, or --resume <run folder>\n\n${USAGE}`);
+      const workers = flagString(a, 'workers');
+      if (workers !== undefined) {
+        return localClusterTrain(target, Number(workers), { engine: flagString(a, 'engine'), name: flagString(a, 'name') });
+      }
       const steps = flagString(a, 'steps');
       const { spec, result } = await trainCommand({
         target,
@@ -43,6 +54,41 @@ async function main(argv: string[]): Promise<number> {
       for (const p of spec.plans) console.log(formatPlan(p, spec.job.engine));
       return 0;
     }
+    case 'submit': {
+      const path = a.positional[0];
+      if (!path) throw new Error(`submit: give a job file\n\n${USAGE}`);
+      return submitCommand(path, {
+        follow: a.flags.has('follow'),
+        worldSize: Number(flagString(a, 'world') ?? 0),
+        priority: Number(flagString(a, 'priority') ?? 0),
+        resume: a.flags.has('resume'),
+        id: flagString(a, 'id'),
+      });
+    }
+    case 'status':
+    case 'cancel':
+    case 'runs': {
+      const client = new GradpoolClient();
+      try {
+        if (command === 'runs') {
+          for (const r of await client.runs()) console.log(`${r.id}\t${r.state}\t${new Date(r.createdAtMs).toISOString()}\t${r.message}`);
+          return 0;
+        }
+        const id = a.positional[0];
+        if (!id) throw new Error(`${command}: give a run id`);
+        if (command === 'cancel') {
+          await client.cancel(id);
+          console.log(`cancel requested for ${id}`);
+        } else console.log(JSON.stringify(await client.status(id), null, 2));
+        return 0;
+      } finally {
+        await client.close();
+      }
+    }
+    case 'coordinator':
+      return coordinatorCommand();
+    case 'worker':
+      return workerCommand(flagString(a, 'gpu') !== undefined ? Number(flagString(a, 'gpu')) : null);
     case 'fill-mask': {
       const [source, text] = a.positional;
       if (!source || !text) throw new Error(`fill-mask: give a folder and a text\n\n${USAGE}`);

@@ -1,12 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../common/atomic-write.ts';
+import { existsSync } from 'node:fs';
 import { loadJobFile } from '../coordinator/job/validate-job.ts';
 import { prepareRun } from '../coordinator/prepare-run.ts';
 import { createEngine } from '../gpu-worker/engine/create-engine.ts';
 import { loadHfModel } from '../gpu-worker/model/hf-folder.ts';
 import { SingleProcessSync } from '../gpu-worker/trainer/gradient-sync.ts';
 import { runPaths, type RunSpec } from '../gpu-worker/trainer/run-spec.ts';
+import { readSavedRun, writeSavedParams } from '../gpu-worker/trainer/saved-params.ts';
 import { trainRun, type TrainResult } from '../gpu-worker/trainer/train-run.ts';
 
 export interface TrainCommandOptions {
@@ -24,9 +23,8 @@ export interface TrainCommandOptions {
 export async function trainCommand(o: TrainCommandOptions): Promise<{ spec: RunSpec; result: TrainResult }> {
   let spec: RunSpec;
   if (o.resume) {
-    const saved = runPaths(o.target).savedParams;
-    if (!existsSync(saved)) throw new Error(`${o.target}: not a run folder (no saved_params.json)`);
-    spec = (JSON.parse(readFileSync(saved, 'utf8')) as { run: RunSpec }).run;
+    if (!existsSync(runPaths(o.target).savedParams)) throw new Error(`${o.target}: not a run folder (no saved_params.json)`);
+    spec = readSavedRun(o.target);
   } else {
     const job = loadJobFile(o.target);
     if (o.engine) job.engine = o.engine;
@@ -45,17 +43,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<{ spec: RunS
     weightsSource: spec.initFrom ?? undefined,
     seed: spec.job.seed,
   });
-  const paths = runPaths(spec.runDir);
-  writeFileAtomic(
-    paths.savedParams,
-    Buffer.from(
-      JSON.stringify(
-        { run: spec, engine: engine.info, versions: { node: process.version, gradpool: packageVersion() }, git_commit: gitCommit(), written: new Date().toISOString() },
-        null,
-        2,
-      ),
-    ),
-  );
+  writeSavedParams(spec, engine.info);
   let stopRequested = false;
   const onSignal = (sig: string) => {
     if (stopRequested) process.exit(130);
@@ -79,19 +67,5 @@ export async function trainCommand(o: TrainCommandOptions): Promise<{ spec: RunS
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
     engine.dispose();
-  }
-}
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
-
-function gitCommit(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: new URL('..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    return null;
   }
 }

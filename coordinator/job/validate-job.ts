@@ -129,7 +129,7 @@ function readStage(r: Reader, raw: unknown, path: string): StageSpec {
     checkpoint_interval: r.num(o, 'checkpoint_interval', path, d.checkpoint_interval, nonNegInt),
     log_interval: r.num(o, 'log_interval', path, d.log_interval, positiveInt),
   };
-  if (o.global_batch === undefined) r.problems.push(`${path}.global_batch: required`);
+  for (const k of ['seq_len', 'micro_batch', 'global_batch']) if (o[k] === undefined) r.problems.push(`${path}.${k}: required`);
   if ((s.epochs > 0) === (s.max_steps > 0)) r.problems.push(`${path}: give exactly one of epochs and max_steps`);
   if (s.global_batch > 0 && s.global_batch % s.micro_batch !== 0) {
     r.problems.push(`${path}.global_batch: ${s.global_batch} is not a multiple of micro_batch ${s.micro_batch}`);

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { basicTokenize } from './bert-basic.ts';
+import { cleanText, splitChunk } from './bert-basic.ts';
 import { fingerprintOf, specialIdsFrom, type Encoded, type SpecialIds, type Tokenizer } from './tokenizer.ts';
 
 /** BERT's max_input_chars_per_word: longer words become [UNK]. */
 const MAX_WORD_CHARS = 100;
-/** Words whose pieces are remembered; corpora repeat words, so this carries most of the speed. */
+/** Chunks whose pieces are remembered (bounded memory). */
 const CACHE_LIMIT = 200_000;
 
 /** BERT basic tokenization + greedy longest-match-first WordPiece over a vocab.txt. */
@@ -15,7 +15,7 @@ export class WordPieceTokenizer implements Tokenizer {
   readonly fingerprint: string;
   private readonly vocab = new Map<string, number>();
   private readonly tokens: string[];
-  private readonly cache = new Map<string, number[]>();
+  private readonly cache = new Map<string, Encoded>();
 
   constructor(vocabLines: string[], private readonly lowerCase: boolean, source = 'vocab.txt') {
     this.tokens = vocabLines;
@@ -37,23 +37,34 @@ export class WordPieceTokenizer implements Tokenizer {
   encode(text: string): Encoded {
     const ids: number[] = [];
     const wordStarts: number[] = [];
-    for (const word of basicTokenize(text, this.lowerCase)) {
-      const pieces = this.wordPieces(word);
-      for (let i = 0; i < pieces.length; i++) {
-        ids.push(pieces[i]!);
-        wordStarts.push(i === 0 ? 1 : 0);
+    for (const chunk of cleanText(text).split(' ')) {
+      if (!chunk) continue;
+      const enc = this.chunkPieces(chunk);
+      for (let i = 0; i < enc.ids.length; i++) {
+        ids.push(enc.ids[i]!);
+        wordStarts.push(enc.wordStarts[i]!);
       }
     }
     return { ids, wordStarts };
   }
 
-  private wordPieces(word: string): number[] {
-    const hit = this.cache.get(word);
+  /** Pieces of one whitespace-separated chunk, cached: corpora repeat their chunks, so this carries the speed. */
+  private chunkPieces(chunk: string): Encoded {
+    const hit = this.cache.get(chunk);
     if (hit) return hit;
-    const pieces = this.greedy(word);
+    const ids: number[] = [];
+    const wordStarts: number[] = [];
+    for (const word of splitChunk(chunk, this.lowerCase)) {
+      const pieces = this.greedy(word);
+      for (let i = 0; i < pieces.length; i++) {
+        ids.push(pieces[i]!);
+        wordStarts.push(i === 0 ? 1 : 0);
+      }
+    }
+    const enc = { ids, wordStarts };
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(word, pieces);
-    return pieces;
+    this.cache.set(chunk, enc);
+    return enc;
   }
 
   private greedy(word: string): number[] {

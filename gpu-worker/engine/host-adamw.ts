@@ -12,13 +12,9 @@ export class HostAdamW {
   step = 0;
   readonly expAvg: Float32Array;
   readonly expAvgSq: Float32Array;
-  private readonly decayMask: Uint8Array;
-
   constructor(private readonly specs: ParamSpec[], n: number) {
     this.expAvg = new Float32Array(n);
     this.expAvgSq = new Float32Array(n);
-    this.decayMask = new Uint8Array(n);
-    for (const s of specs) if (s.decay) this.decayMask.fill(1, s.offset, s.offset + s.size);
   }
 
   /** Updates `params` in place from `grads` (which it scales and clips in place). */
@@ -48,20 +44,20 @@ export class HostAdamW {
     const bc1 = 1 - beta1 ** this.step;
     const bc2Sqrt = Math.sqrt(1 - beta2 ** this.step);
     const stepSize = lr / bc1;
-    const decayFactor = 1 - lr * weightDecay;
+    const oneMinusB1 = 1 - beta1;
+    const oneMinusB2 = 1 - beta2;
     const m = this.expAvg;
     const v = this.expAvgSq;
-    const mask = this.decayMask;
-    for (let i = 0; i < n; i++) {
-      const g = grads[i]!;
-      let p = params[i]!;
-      if (mask[i]) p = Math.fround(p * decayFactor);
-      const mi = Math.fround(m[i]! * beta1 + g * (1 - beta1));
-      const vi = Math.fround(v[i]! * beta2 + g * g * (1 - beta2));
-      m[i] = mi;
-      v[i] = vi;
-      const denom = Math.sqrt(vi) / bc2Sqrt + eps;
-      params[i] = p - (stepSize * mi) / denom;
+    // One tight loop per parameter tensor: decay applies per tensor, so no per-element branch.
+    for (const s of this.specs) {
+      const decay = s.decay ? 1 - lr * weightDecay : 1;
+      const end = s.offset + s.size;
+      for (let i = s.offset; i < end; i++) {
+        const g = grads[i]!;
+        const mi = (m[i] = m[i]! * beta1 + g * oneMinusB1);
+        const vi = (v[i] = v[i]! * beta2 + g * g * oneMinusB2);
+        params[i] = params[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+      }
     }
     return { gradNorm };
   }

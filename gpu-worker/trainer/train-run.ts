@@ -274,6 +274,8 @@ export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainRes
         checkpoint();
       }
       o.onStep?.(report);
+      // Let the event loop run once a step (IPC stop requests, timers) even when nothing else awaits I/O.
+      await new Promise((r) => setImmediate(r));
       if (stats[3]! > 0 || (o.stepLimit !== undefined && stepsThisCall >= o.stepLimit)) paused = true;
     }
     if (paused) {

@@ -68,7 +68,7 @@ export class Communicator {
     }
 
     const rdzv = await Rendezvous.join<Decision>({
-      redisUrl: opts.rendezvous.redisUrl, runId, tag, rank, worldSize, timeoutMs,
+      redisUrl: opts.rendezvous.redisUrl, runId, tag, rank, worldSize, timeoutMs: opts.rendezvousTimeoutMs ?? timeoutMs,
       info: { ...localIdentity(), ...caps }, decide: chooseBackend,
     });
     const self = rdzv.peers[rank]!;

@@ -16,6 +16,12 @@ export interface CommunicatorOptions {
   rendezvous: { redisUrl: string };
   /** Longest wait at any synchronisation point, and for the rendezvous (default 60 000). */
   timeoutMs?: number;
+  /**
+   * Longest wait for all ranks to arrive (default: timeoutMs). A trainer sets
+   * it short (the gang-start deadline) and timeoutMs long (a rank may wait on
+   * rank 0's evaluation); dead peers are detected by liveness, not by timeout.
+   */
+  rendezvousTimeoutMs?: number;
   shm?: {
     /** Staging bytes per rank and chunk (default 16 MiB, shrunk to fit /dev/shm). */
     chunkBytes?: number;

@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { formatSeconds } from '../common/progress.ts';
+import { serviceConfigFromEnv, type ServiceConfig } from '../common/service-config.ts';
+import { GradpoolClient, type SubmitOptions } from '../coordinator/client/gradpool-client.ts';
+import { Coordinator } from '../coordinator/service/coordinator.ts';
+import type { RunOutcome } from '../coordinator/service/coordinator.ts';
+import { RankWorker } from '../gpu-worker/service/rank-worker.ts';
+import { ensureRedis } from './redis-check.ts';
+
+/** Runs until SIGINT/SIGTERM, then closes gracefully (a second signal exits at once). */
+function untilSignal(close: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    let closing = false;
+    const on = (sig: string) => {
+      if (closing) process.exit(130);
+      closing = true;
+      process.stderr.write(`${sig}: shutting down gracefully (again to exit now)\n`);
+      close().then(
+        () => resolve(0),
+        (e: Error) => {
+          process.stderr.write(`shutdown: ${e.message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => on('SIGINT'));
+    process.on('SIGTERM', () => on('SIGTERM'));
+  });
+}
+
+export async function coordinatorCommand(): Promise<number> {
+  const c = new Coordinator({ config: serviceConfigFromEnv() });
+  await c.start();
+  return untilSignal(() => c.close());
+}
+
+export async function workerCommand(gpu: number | null): Promise<number> {
+  // --gpu N, else GRADPOOL_GPU (ecosystem.config.js sets it per worker on GPU nodes), else a CPU worker.
+  const envGpu = process.env.GRADPOOL_GPU;
+  const w = new RankWorker({ config: serviceConfigFromEnv(), gpu: gpu ?? (envGpu ? Number(envGpu) : null) });
+  await w.start();
+  return untilSignal(() => w.close());
+}
+
+/** Prints a run's events until it ends; returns its outcome. */
+export async function follow(client: GradpoolClient, id: string, out: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunOutcome> {
+  let firstStepAt = 0;
+  const submitted = Date.now();
+  for await (const e of client.events(id)) {
+    if (e.type === 'status') out(`[${id}] ${e.state}${e.message ? `: ${e.message}` : ''}`);
+    else if (e.type === 'progress') {
+      const p = e.progress as { stage: number; step: number; maxSteps: number; loss: number; tokensPerSec: number; etaSec: number; worldSize: number; eval?: { perplexity: number } };
+      if (!firstStepAt) {
+        firstStepAt = Date.now();
+        out(`[${id}] first step ${((firstStepAt - submitted) / 1000).toFixed(1)} s after following began, ${p.worldSize} rank(s)`);
+      }
+      out(
+        `[${id}] stage ${p.stage} step ${p.step}/${p.maxSteps} loss ${p.loss.toFixed(4)} ${Math.round(p.tokensPerSec)} tok/s ` +
+          `eta ${formatSeconds(p.etaSec)}${p.eval ? ` eval ppl ${p.eval.perplexity.toFixed(2)}` : ''}`,
+      );
+    } else if (e.type === 'completed') return e.result;
+    else throw new Error(`run ${id} failed: ${e.reason}`);
+  }
+  throw new Error(`run ${id}: no end`);
+}
+
+export function printOutcome(r: RunOutcome): void {
+  if (r.firstEval) console.log(`validation perplexity before: ${r.firstEval.perplexity.toFixed(2)}`);
+  if (r.lastEval) console.log(`validation perplexity after:  ${r.lastEval.perplexity.toFixed(2)} (masked accuracy ${(r.lastEval.masked_accuracy * 100).toFixed(2)}%)`);
+  console.log(`run folder: ${r.runDir} (${r.cancelled ? 'cancelled' : r.stopReason}; ${r.worldSize} rank(s), ${r.steps} steps)`);
+}
+
+export async function submitCommand(path: string, o: SubmitOptions & { follow: boolean }): Promise<number> {
+  const client = new GradpoolClient();
+  try {
+    const id = await client.submit(path, o);
+    console.log(id);
+    if (o.follow) printOutcome(await follow(client, id));
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * `gradpool train <job> --workers N`: the service's real path on one machine:
+ * a coordinator and N workers (child processes) on a private queue prefix,
+ * the job submitted through the client and followed to the end.
+ */
+export async function localClusterTrain(path: string, workers: number, o: { engine?: string; name?: string }): Promise<number> {
+  const redis = await ensureRedis(serviceConfigFromEnv().redisUrl);
+  const config: ServiceConfig = { redisUrl: redis.url, prefix: `gradpool-local-${process.pid}` };
+  const env = { ...process.env, GRADPOOL_REDIS_URL: config.redisUrl, GRADPOOL_PREFIX: config.prefix };
+  const bin = new URL('../bin/gradpool.js', import.meta.url).pathname;
+  const children: ChildProcess[] = [spawn(process.execPath, [bin, 'coordinator'], { env, stdio: ['ignore', 'ignore', 'inherit'] })];
+  for (let i = 0; i < workers; i++) children.push(spawn(process.execPath, [bin, 'worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+  const client = new GradpoolClient(config);
+  const stopAll = async () => {
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+    redis.stop();
+  };
+  try {
+    const { loadJobFile } = await import('../coordinator/job/validate-job.ts');
+    const job = loadJobFile(path);
+    if (o.engine) job.engine = o.engine;
+    if (o.name) job.name = o.name;
+    const id = await client.submit(job, { worldSize: workers });
+    process.stderr.write(`submitted ${id} for ${workers} worker(s) (queue prefix ${config.prefix})\n`);
+    printOutcome(await follow(client, id));
+    return 0;
+  } finally {
+    await client.close();
+    await stopAll();
+  }
+}

@@ -1,0 +1,233 @@
+import { existsSync } from 'node:fs';
+import { Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { RANKS_QUEUE, redisOptions, serviceKeys, type ServiceConfig } from '../../common/service-config.ts';
+import type { RankJobData, RankResult } from '../../gpu-worker/service/rank-messages.ts';
+import { runPaths } from '../../gpu-worker/trainer/run-spec.ts';
+import { decodeJobEnvelope, JOBS_QUEUE } from '../job/proto-job.ts';
+import { prepareRun } from '../prepare-run.ts';
+import { setRunStatus, type RunState } from './run-status.ts';
+import { liveWorkers } from './worker-registry.ts';
+
+/**
+ * The coordinator: consumes training jobs (queue gradpool-jobs), validates
+ * them, prepares the data and plans for the world size it can get, and
+ * dispatches one rank job per worker (queue gradpool-ranks). The run's own
+ * BullMQ job stays active (and locked) while its ranks train; its progress
+ * is rank 0's step reports and its return value the run's result.
+ *
+ * Gang start: ranks meet in the collectives' rendezvous, which waits at most
+ * `gangDeadlineMs`; nobody trains before everyone has arrived. If the gang
+ * does not assemble in time (not enough free workers), the started ranks fail
+ * with a gang error, the ones never picked up are removed, and the run goes
+ * back to waiting: it never half-starts. Runs are taken in priority order
+ * (BullMQ priority), one at a time by default.
+ */
+export interface CoordinatorOptions {
+  config: ServiceConfig;
+  /** Runs prepared/dispatched at once; default 1 (strict priority order). */
+  concurrency?: number;
+  /** How long ranks wait for each other; default 60 s (GRADPOOL_GANG_DEADLINE_MS). */
+  gangDeadlineMs?: number;
+  /** Lock of the run job; default 60 s. */
+  lockDurationMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunOutcome extends RankResult {
+  runId: string;
+  worldSize: number;
+  attempts: number;
+  cancelled: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Coordinator {
+  private worker: Worker | null = null;
+  private readonly ranks: Queue;
+  private readonly rankEvents: QueueEvents;
+  private readonly redis: Redis;
+  private readonly keys;
+  private readonly log: (line: string) => void;
+  private readonly gangDeadlineMs: number;
+  private closing = false;
+
+  constructor(private readonly o: CoordinatorOptions) {
+    const connection = { ...redisOptions(o.config.redisUrl), maxRetriesPerRequest: null };
+    this.ranks = new Queue(RANKS_QUEUE, { connection, prefix: o.config.prefix });
+    this.rankEvents = new QueueEvents(RANKS_QUEUE, { connection, prefix: o.config.prefix });
+    this.redis = new Redis(connection);
+    this.keys = serviceKeys(o.config.prefix);
+    this.log = o.log ?? ((l) => process.stderr.write(`[coordinator] ${l}\n`));
+    this.gangDeadlineMs = o.gangDeadlineMs ?? Number(process.env.GRADPOOL_GANG_DEADLINE_MS ?? 60_000);
+  }
+
+  async start(): Promise<void> {
+    await this.rankEvents.waitUntilReady();
+    const lockDuration = this.o.lockDurationMs ?? 60_000;
+    this.worker = new Worker(JOBS_QUEUE, (job: Job) => this.processRun(job), {
+      connection: { ...redisOptions(this.o.config.redisUrl), maxRetriesPerRequest: null },
+      prefix: this.o.config.prefix,
+      concurrency: this.o.concurrency ?? 1,
+      lockDuration,
+      stalledInterval: lockDuration,
+    });
+    this.worker.on('error', (e) => this.log(`queue error: ${e.message}`));
+    await this.worker.waitUntilReady();
+    this.log(`ready (queue ${this.o.config.prefix}/${JOBS_QUEUE}, gang deadline ${this.gangDeadlineMs} ms)`);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.worker?.close();
+    await this.rankEvents.close();
+    await this.ranks.close();
+    this.redis.disconnect();
+  }
+
+  private status(id: string, state: RunState, message = '', progress?: unknown) {
+    return setRunStatus(this.redis, this.o.config.prefix, id, state, message, progress).catch(() => {});
+  }
+
+  private async cancelled(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.cancel(id))) === 1;
+  }
+
+  private async processRun(job: Job): Promise<RunOutcome> {
+    const runId = job.id!;
+    let decoded;
+    try {
+      decoded = decodeJobEnvelope(job.data);
+    } catch (e) {
+      await this.status(runId, 'FAILED', (e as Error).message);
+      throw new UnrecoverableError((e as Error).message);
+    }
+    const { job: spec0, service } = decoded;
+    await this.status(runId, 'PREPARING', 'validating, tokenizing, planning');
+    const world = await this.waitForWorld(runId, service.world_size);
+    if (world === 0) return this.cancelledOutcome(runId, 0);
+    let spec;
+    try {
+      spec = await prepareRun(spec0, world, (l) => this.log(`${runId}: ${l}`));
+    } catch (e) {
+      await this.status(runId, 'FAILED', (e as Error).message);
+      throw new UnrecoverableError((e as Error).message);
+    }
+    let resume = service.resume;
+    if (!resume && existsSync(runPaths(spec.runDir).last)) {
+      const msg = `${spec.runDir} already holds a run: submit with resume: true, or choose another name`;
+      await this.status(runId, 'FAILED', msg);
+      throw new UnrecoverableError(msg);
+    }
+    for (let attempt = 1; ; attempt++) {
+      if (await this.cancelled(runId)) return this.cancelledOutcome(runId, world);
+      const outcome = await this.runAttempt(job, { runId, attempt, worldSize: world, spec, resume, gangDeadlineMs: this.gangDeadlineMs, rank: 0 }, service.priority);
+      if (outcome.kind === 'gang') {
+        await this.status(runId, 'WAITING_FOR_WORKERS', `gang of ${world} did not assemble (attempt ${attempt}): ${outcome.message}`);
+        this.log(`${runId}: gang of ${world} did not assemble; waiting`);
+        await sleep(1000 + Math.random() * 2000);
+        continue;
+      }
+      if (outcome.kind === 'failed') {
+        await this.status(runId, 'FAILED', outcome.message);
+        throw new UnrecoverableError(outcome.message);
+      }
+      const r = outcome.result;
+      if (!r.finished) {
+        if (await this.cancelled(runId)) {
+          await this.status(runId, 'CANCELLED', `cancelled; last checkpoint ${r.lastCheckpoint}`);
+          return { ...r, runId, worldSize: world, attempts: attempt, cancelled: true };
+        }
+        if (this.closing) {
+          await this.status(runId, 'PAUSED', 'coordinator shutting down');
+          throw new Error('coordinator shutting down; the run resumes from last.pth when retried');
+        }
+        // A worker was stopped (SIGTERM): continue from last.pth on whoever is free.
+        resume = true;
+        await this.status(runId, 'WAITING_FOR_WORKERS', `paused (${r.stopReason}); resuming from ${r.lastCheckpoint}`);
+        continue;
+      }
+      await this.status(runId, 'COMPLETED', r.stopReason ?? 'done', await job.progress);
+      return { ...r, runId, worldSize: world, attempts: attempt, cancelled: false };
+    }
+  }
+
+  private async cancelledOutcome(runId: string, world: number): Promise<RunOutcome> {
+    await this.status(runId, 'CANCELLED', 'cancelled before it started');
+    return {
+      runId, worldSize: world, attempts: 0, cancelled: true, rank: 0, finished: false, stopReason: 'cancelled', steps: 0,
+      runDir: '', bestCheckpoint: null, lastCheckpoint: null, hfDir: null, firstEval: null, lastEval: null, best: null, losses: [],
+    };
+  }
+
+  /** The requested world size, or every free worker (at least one); 0 if cancelled while waiting. */
+  private async waitForWorld(runId: string, requested: number): Promise<number> {
+    let said = false;
+    for (;;) {
+      if (await this.cancelled(runId)) return 0;
+      const workers = await liveWorkers(this.redis, this.o.config.prefix);
+      if (requested > 0) return requested; // ranks wait in the queue for workers; the gang deadline decides
+      const free = workers.filter((w) => w.busy === null).length;
+      if (free > 0) return free;
+      if (!said) {
+        await this.status(runId, 'WAITING_FOR_WORKERS', 'no free worker yet');
+        said = true;
+      }
+      await sleep(1000);
+    }
+  }
+
+  private async runAttempt(
+    run: Job,
+    base: RankJobData,
+    priority: number,
+  ): Promise<{ kind: 'done'; result: RankResult } | { kind: 'gang'; message: string } | { kind: 'failed'; message: string }> {
+    const { runId, attempt, worldSize } = base;
+    const ids = Array.from({ length: worldSize }, (_, r) => `${runId}.a${attempt}.r${r}`);
+    const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
+      if (jobId !== ids[0]) return;
+      void run.updateProgress(data as object).catch(() => {});
+      void this.status(runId, 'RUNNING', '', data);
+    };
+    this.rankEvents.on('progress', onProgress);
+    await this.status(runId, 'WAITING_FOR_WORKERS', `dispatching ${worldSize} rank(s), attempt ${attempt}`);
+    await this.ranks.addBulk(
+      ids.map((jobId, rank) => ({
+        name: 'rank',
+        data: { ...base, rank } satisfies RankJobData,
+        opts: { jobId, priority: priority > 0 ? priority : undefined, attempts: 1, removeOnComplete: { age: 7 * 86400 }, removeOnFail: { age: 7 * 86400 } },
+      })),
+    );
+    const started = Date.now();
+    try {
+      const settled = new Map<number, { ok: true; value: RankResult } | { ok: false; reason: string }>();
+      while (settled.size < worldSize) {
+        await sleep(500);
+        for (let r = 0; r < worldSize; r++) {
+          if (settled.has(r)) continue;
+          const j = await Job.fromId(this.ranks, ids[r]!);
+          if (!j) {
+            settled.set(r, { ok: false, reason: 'gang start: rank job removed before a worker took it' });
+            continue;
+          }
+          const state = await j.getState();
+          if (state === 'completed') settled.set(r, { ok: true, value: j.returnvalue as RankResult });
+          else if (state === 'failed') settled.set(r, { ok: false, reason: j.failedReason });
+          else if ((state === 'waiting' || state === 'prioritized' || state === 'delayed') && Date.now() - started > this.gangDeadlineMs + 5000) {
+            // No worker took this rank in time: release it; the ranks that did start time out in their rendezvous.
+            await j.remove().catch(() => {});
+            settled.set(r, { ok: false, reason: 'gang start: no worker took this rank before the deadline' });
+          }
+        }
+      }
+      const failures = [...settled.entries()].filter(([, s]) => !s.ok) as Array<[number, { ok: false; reason: string }]>;
+      if (failures.length === 0) return { kind: 'done', result: (settled.get(0) as { ok: true; value: RankResult }).value };
+      if (failures.every(([, f]) => f.reason.startsWith('gang start'))) return { kind: 'gang', message: failures[0]![1].reason };
+      const primary = failures.find(([, f]) => !f.reason.startsWith('gang start')) ?? failures[0]!;
+      return { kind: 'failed', message: `rank ${primary[0]}: ${primary[1].reason}` };
+    } finally {
+      this.rankEvents.off('progress', onProgress);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Queue } from 'bullmq';
+import { redisOptions } from '../../common/service-config.ts';
+import { JobSpecError } from '../../coordinator/job/validate-job.ts';
+import { JOBS_QUEUE } from '../../coordinator/job/proto-job.ts';
+import { loadTorchFile } from '../../gpu-worker/checkpoint/torch-file.ts';
+import { runPaths } from '../../gpu-worker/trainer/run-spec.ts';
+import { testJob } from '../helpers/test-job.ts';
+import { scratchDir } from '../helpers/torch-reference.ts';
+import { REDIS_URL, startCluster, type Cluster } from './harness.ts';
+
+// Lock duration 1.5 s and steps of several seconds: with the compute on the
+// event-loop thread BullMQ would lose the lock and run the rank twice.
+let cluster: Cluster;
+before(async () => {
+  cluster = await startCluster({ workers: 2, env: { GRADPOOL_LOCK_MS: '1500', GRADPOOL_GANG_DEADLINE_MS: '4000' } });
+});
+after(async () => {
+  await cluster.stop();
+});
+
+const slowModel = {
+  config: { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, max_position_embeddings: 128 },
+};
+
+test('a rank job whose steps outlast the lock runs exactly once; progress flows through events', async () => {
+  const dir = scratchDir('lock');
+  const job = testJob(dir, { name: 'slow', model: slowModel }, { seq_len: 128, micro_batch: 16, global_batch: 32, max_steps: 3, eval_interval: 0, max_eval_samples: 4 });
+  const id = await cluster.client.submit(job, { worldSize: 1 });
+  const seen: string[] = [];
+  let outcome;
+  for await (const e of cluster.client.events(id, 250)) {
+    seen.push(e.type === 'progress' ? `step ${e.progress.step}` : e.type === 'status' ? e.state : e.type);
+    if (e.type === 'completed') outcome = e.result;
+    if (e.type === 'failed') assert.fail(e.reason);
+  }
+  assert.ok(outcome && outcome.finished, JSON.stringify(seen));
+  const steps = readFileSync(join(runPaths(outcome.runDir).logs, 'train.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((l) => l.event === 'step');
+  assert.equal(steps.length, 3);
+  // The premise: a step (32 × 128 tokens) takes longer than the 1.5 s lock.
+  assert.ok(steps.some((l) => (32 * 128) / l.tokensPerSec > 1.5), 'steps were too short to test the lock');
+  assert.ok(seen.includes('step 3'), `progress events: ${seen.join(', ')}`);
+  const executions = await cluster.redis.get(`${cluster.prefix}:exec:${id}.a1.r0`);
+  assert.equal(executions, '1', 'the rank job ran more than once');
+  const status = await cluster.client.status(id);
+  assert.equal(status.state, 'COMPLETED');
+});
+
+test('gang start: a run needing more workers than there are waits, never half-starts, then starts when they come', async () => {
+  const dir = scratchDir('gang');
+  const job = testJob(dir, { name: 'gang' }, { max_steps: 2, eval_interval: 0, micro_batch: 4, global_batch: 12 });
+  const id = await cluster.client.submit(job, { worldSize: 3 });
+  // Two workers, three ranks: at least one deadline passes with nothing trained.
+  await new Promise((r) => setTimeout(r, 7000));
+  const waiting = await cluster.client.status(id);
+  assert.equal(waiting.state, 'WAITING_FOR_WORKERS', JSON.stringify(waiting));
+  assert.ok(!existsSync(runPaths(join(dir, 'runs', 'gang')).last), 'nothing may train before the gang is complete');
+  cluster.addWorker();
+  const outcome = await cluster.client.result(id);
+  assert.equal(outcome.worldSize, 3);
+  assert.ok(outcome.finished);
+  assert.ok(outcome.attempts > 1);
+});
+
+test('cancel stops a running run within seconds and leaves a loadable last.pth', async () => {
+  const dir = scratchDir('cancel');
+  const job = testJob(dir, { name: 'long' }, { max_steps: 100000, eval_interval: 0, checkpoint_interval: 0 });
+  const id = await cluster.client.submit(job, { worldSize: 2 });
+  for await (const e of cluster.client.events(id, 250)) {
+    if (e.type === 'progress') break;
+    if (e.type === 'failed') assert.fail(e.reason);
+  }
+  const t0 = Date.now();
+  await cluster.client.cancel(id);
+  const outcome = await cluster.client.result(id);
+  const seconds = (Date.now() - t0) / 1000;
+  assert.ok(outcome.cancelled, JSON.stringify(outcome));
+  assert.ok(seconds < 15, `cancel took ${seconds} s`);
+  assert.ok(loadTorchFile(runPaths(outcome.runDir).last) instanceof Map);
+  assert.equal((await cluster.client.status(id)).state, 'CANCELLED');
+});
+
+test('bad jobs are rejected with the field path: by the client before queueing, by the coordinator for foreign producers', async () => {
+  const dir = scratchDir('bad');
+  const good = testJob(dir);
+  await assert.rejects(cluster.client.submit({ ...good, stages: [{ seq_len: 32, micro_batch: 4, global_batch: 10, max_steps: 1 }] }), (e: Error) =>
+    e instanceof JobSpecError && /stages\[0\]\.global_batch: 10 is not a multiple of micro_batch 4/.test(e.message),
+  );
+  // Another service enqueues directly, with a typo in a field name.
+  const q = new Queue(JOBS_QUEUE, { connection: redisOptions(REDIS_URL), prefix: cluster.prefix });
+  await q.add('train', { schema: 'gradpool.v1.TrainingJob', encoding: 'json', payload: { name: 'x', stages: [{ sequence_len: 3 }] } }, { jobId: 'foreign-1' });
+  await q.close();
+  await assert.rejects(cluster.client.result('foreign-1'), /stages\[0\]\.sequence_len/);
+  assert.equal((await cluster.client.status('foreign-1')).state, 'FAILED');
+});
