@@ -39,6 +39,8 @@ export interface StepReport {
   loss: number;
   lr: number;
   gradNorm: number;
+  /** Wall time of this optimizer step. */
+  seconds: number;
   tokensPerSec: number;
   etaSec: number;
   eval?: MlmMetrics;
@@ -255,6 +257,7 @@ export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainRes
         loss,
         lr,
         gradNorm,
+        seconds: sec,
         tokensPerSec: stats[2]! / sec,
         etaSec: avgStep * (plan.maxSteps - state.step),
       };
