@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatSeconds } from '../common/progress.ts';
 import { serviceConfigFromEnv, type ServiceConfig } from '../common/service-config.ts';
 import { GradpoolClient, type SubmitOptions } from '../coordinator/client/gradpool-client.ts';
@@ -54,6 +56,7 @@ export async function follow(client: GradpoolClient, id: string, out: (l: string
         firstStepAt = Date.now();
         out(`[${id}] first step ${((firstStepAt - submitted) / 1000).toFixed(1)} s after following began, ${p.worldSize} rank(s)`);
       }
+      if (p.step % 10 !== 0 && p.step !== p.maxSteps && !p.eval && p.step !== 1) continue;
       out(
         `[${id}] stage ${p.stage} step ${p.step}/${p.maxSteps} loss ${p.loss.toFixed(4)} ${Math.round(p.tokensPerSec)} tok/s ` +
           `eta ${formatSeconds(p.etaSec)}${p.eval ? ` eval ppl ${p.eval.perplexity.toFixed(2)}` : ''}`,
@@ -92,8 +95,14 @@ export async function localClusterTrain(path: string, workers: number, o: { engi
   const config: ServiceConfig = { redisUrl: redis.url, prefix: `gradpool-local-${process.pid}` };
   const env = { ...process.env, GRADPOOL_REDIS_URL: config.redisUrl, GRADPOOL_PREFIX: config.prefix };
   const bin = new URL('../bin/gradpool.js', import.meta.url).pathname;
-  const children: ChildProcess[] = [spawn(process.execPath, [bin, 'coordinator'], { env, stdio: ['ignore', 'ignore', 'inherit'] })];
-  for (let i = 0; i < workers; i++) children.push(spawn(process.execPath, [bin, 'worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+  // The processes' own logs (what pm2 would keep per process) go to files; this terminal follows the run.
+  const logDir = join(process.cwd(), 'logs', `local-${process.pid}`);
+  mkdirSync(logDir, { recursive: true });
+  const start = (name: string, args: string[]) =>
+    spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', openSync(join(logDir, `${name}.log`), 'a'), openSync(join(logDir, `${name}.log`), 'a')] });
+  const children: ChildProcess[] = [start('coordinator', ['coordinator'])];
+  for (let i = 0; i < workers; i++) children.push(start(`worker-${i}`, ['worker']));
+  process.stderr.write(`coordinator and ${workers} worker(s) started; their logs: ${logDir}\n`);
   const client = new GradpoolClient(config);
   const stopAll = async () => {
     for (const c of children) c.kill('SIGTERM');

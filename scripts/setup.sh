@@ -32,7 +32,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "[setup] npm ci"
   npm ci --no-audit --no-fund
 fi
-# npm ci runs the package's install script, but a node_modules from an older
-# checkout may predate the addon: build it explicitly (fast when up to date).
-npm run --silent build:native
+# npm ci runs the package's install script; rebuild only when the addon is
+# missing or older than its sources (a node_modules from an older checkout).
+addon=native/build/Release/gradpool_collectives.node
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp native/scripts -newer "$addon" -print -quit)" ]; then
+  npm run --silent build:native
+fi
 echo "[setup] ready"
