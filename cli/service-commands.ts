@@ -51,15 +51,15 @@ export async function follow(client: GradpoolClient, id: string, out: (l: string
   for await (const e of client.events(id)) {
     if (e.type === 'status') out(`[${id}] ${e.state}${e.message ? `: ${e.message}` : ''}`);
     else if (e.type === 'progress') {
-      const p = e.progress as { stage: number; step: number; maxSteps: number; loss: number; tokensPerSec: number; etaSec: number; worldSize: number; eval?: { perplexity: number } };
+      const p = e.progress;
       if (!firstStepAt) {
         firstStepAt = Date.now();
-        out(`[${id}] first step ${((firstStepAt - submitted) / 1000).toFixed(1)} s after following began, ${p.worldSize} rank(s)`);
+        out(`[${id}] first step ${((firstStepAt - submitted) / 1000).toFixed(1)} s after following began, ${p.world_size} rank(s)`);
       }
-      if (p.step % 10 !== 0 && p.step !== p.maxSteps && !p.eval && p.step !== 1) continue;
+      if (p.step % 10 !== 0 && p.step !== p.max_steps && !p.eval && p.step !== 1) continue;
       out(
-        `[${id}] stage ${p.stage} step ${p.step}/${p.maxSteps} loss ${p.loss.toFixed(4)} ${Math.round(p.tokensPerSec)} tok/s ` +
-          `eta ${formatSeconds(p.etaSec)}${p.eval ? ` eval ppl ${p.eval.perplexity.toFixed(2)}` : ''}`,
+        `[${id}] stage ${p.stage} step ${p.step}/${p.max_steps} loss ${p.loss.toFixed(4)} ${Math.round(p.tokens_per_s)} tok/s ` +
+          `eta ${formatSeconds(p.eta_s)}${p.eval ? ` eval ppl ${p.eval.perplexity.toFixed(2)}` : ''}`,
       );
     } else if (e.type === 'completed') return e.result;
     else throw new Error(`run ${id} failed: ${e.reason}`);
@@ -68,9 +68,9 @@ export async function follow(client: GradpoolClient, id: string, out: (l: string
 }
 
 export function printOutcome(r: RunOutcome): void {
-  if (r.firstEval) console.log(`validation perplexity before: ${r.firstEval.perplexity.toFixed(2)}`);
-  if (r.lastEval) console.log(`validation perplexity after:  ${r.lastEval.perplexity.toFixed(2)} (masked accuracy ${(r.lastEval.masked_accuracy * 100).toFixed(2)}%)`);
-  console.log(`run folder: ${r.runDir} (${r.cancelled ? 'cancelled' : r.stopReason}; ${r.worldSize} rank(s), ${r.steps} steps)`);
+  if (r.first_eval) console.log(`validation perplexity before: ${r.first_eval.perplexity.toFixed(2)}`);
+  if (r.last_eval) console.log(`validation perplexity after:  ${r.last_eval.perplexity.toFixed(2)} (masked accuracy ${(r.last_eval.masked_accuracy * 100).toFixed(2)}%)`);
+  console.log(`run folder: ${r.run_dir} (${r.stop_reason}; ${r.world_size} rank(s), ${r.steps} steps)`);
 }
 
 export async function submitCommand(path: string, o: SubmitOptions & { follow: boolean }): Promise<number> {

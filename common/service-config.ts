@@ -39,4 +39,5 @@ export const serviceKeys = (prefix: string) => ({
   cancel: (runId: string) => `${prefix}:cancel:${runId}`,
   status: (runId: string) => `${prefix}:status:${runId}`,
   executions: (rankJobId: string) => `${prefix}:exec:${rankJobId}`,
+  attempt: (runId: string) => `${prefix}:attempt:${runId}`,
 });

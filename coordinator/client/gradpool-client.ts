@@ -2,10 +2,10 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { redisOptions, serviceConfigFromEnv, serviceKeys, type ServiceConfig } from '../../common/service-config.ts';
 import type { Job as TrainingJob } from '../job/job-spec.ts';
-import { jobToEnvelope, JOBS_QUEUE } from '../job/proto-job.ts';
+import { fromProgressJson, fromRunResultJson, jobToEnvelope, JOB_NAME, JOBS_QUEUE, type JobStateName, type JobStatusJson, type ProgressJson } from '../job/proto-job.ts';
 import { loadJobFile, validateJob } from '../job/validate-job.ts';
 import type { RunOutcome } from '../service/coordinator.ts';
-import { getRunStatus, type RunState, type RunStatus } from '../service/run-status.ts';
+import { getRunStatus } from '../service/run-status.ts';
 
 /**
  * The typed client other services (and the CLI) use:
@@ -30,15 +30,15 @@ export interface SubmitOptions {
 }
 
 export type RunEvent =
-  | { type: 'status'; state: RunState; message: string }
-  | { type: 'progress'; progress: Record<string, unknown> }
+  | { type: 'status'; state: JobStateName; message: string }
+  | { type: 'progress'; progress: ProgressJson }
   | { type: 'completed'; result: RunOutcome }
   | { type: 'failed'; reason: string };
 
 export interface RunSummary {
   id: string;
   name: string;
-  state: RunState;
+  state: JobStateName;
   message: string;
   createdAtMs: number;
 }
@@ -70,25 +70,27 @@ export class GradpoolClient {
     const typed: TrainingJob = typeof job === 'string' ? loadJobFile(job) : validateJob(job, 'job');
     const id = o.id ?? `${typed.name}-${Date.now().toString(36)}`;
     const envelope = jobToEnvelope(typed, { world_size: o.worldSize ?? 0, priority: o.priority ?? 0, resume: o.resume ?? false }, 'json');
-    await this.queue.add('train', envelope, {
+    await this.queue.add(JOB_NAME, envelope, {
       jobId: id,
       priority: o.priority && o.priority > 0 ? o.priority : undefined,
       attempts: 3,
       backoff: { type: 'fixed', delay: 5000 },
     });
-    await this.redis.hset(serviceKeys(this.config.prefix).status(id), { state: 'QUEUED', message: '', updatedAtMs: String(Date.now()) });
+    const now = String(Date.now());
+    await this.redis.hset(serviceKeys(this.config.prefix).status(id), { state: 'QUEUED', message: '', updated_at_ms: now, created_at_ms: now });
     return id;
   }
 
-  async status(id: string): Promise<RunStatus> {
+  /** gradpool.v1.JobStatus of a run. */
+  async status(id: string): Promise<JobStatusJson> {
     const s = await getRunStatus(this.redis, this.config.prefix, id);
     const job = await Job.fromId(this.queue, id);
     if (!s && !job) throw new Error(`no run ${id}`);
-    if (!s) return { id, state: 'QUEUED', message: '', progress: null, updatedAtMs: job!.timestamp };
-    if (job && (await job.getState()) === 'failed' && s.state !== 'FAILED') {
-      return { ...s, state: 'FAILED', message: job.failedReason };
-    }
-    return s;
+    const base: JobStatusJson = s ?? {
+      id, state: 'QUEUED', message: '', updated_at_ms: job!.timestamp, created_at_ms: job!.timestamp, started_at_ms: 0, finished_at_ms: 0,
+    };
+    if (job && (await job.getState()) === 'failed' && base.state !== 'FAILED') return { ...base, state: 'FAILED', message: job.failedReason };
+    return base;
   }
 
   /** Status changes and rank 0's progress until the run completes or fails. */
@@ -101,7 +103,7 @@ export class GradpoolClient {
       wake?.();
     };
     const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
-      if (jobId === id) push({ type: 'progress', progress: data as Record<string, unknown> });
+      if (jobId === id) push({ type: 'progress', progress: fromProgressJson(data) });
     };
     ev.on('progress', onProgress);
     let lastState = '';
@@ -117,10 +119,11 @@ export class GradpoolClient {
         }
         while (buffered.length) yield buffered.shift()!;
         if (state === 'completed') {
-          yield { type: 'completed', result: job.returnvalue as RunOutcome };
+          yield { type: 'completed', result: fromRunResultJson(job.returnvalue) };
           return;
         }
-        if (state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        // A job BullMQ will retry sits in waiting/delayed, so "failed" is final (UnrecoverableError included).
+        if (state === 'failed') {
           yield { type: 'failed', reason: job.failedReason };
           return;
         }
@@ -153,7 +156,7 @@ export class GradpoolClient {
     const state = await job.getState();
     if (state === 'waiting' || state === 'prioritized' || state === 'delayed') {
       await job.remove();
-      await this.redis.hset(k.status(id), { state: 'CANCELLED', message: 'cancelled while queued', updatedAtMs: String(Date.now()) });
+      await this.redis.hset(k.status(id), { state: 'CANCELLED', message: 'cancelled while queued', updated_at_ms: String(Date.now()), finished_at_ms: String(Date.now()) });
     }
   }
 

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { RANKS_QUEUE, redisOptions, serviceKeys, type ServiceConfig } from '../../common/service-config.ts';
 import type { RankJobData, RankResult } from '../../gpu-worker/service/rank-messages.ts';
 import { runPaths } from '../../gpu-worker/trainer/run-spec.ts';
-import { decodeJobEnvelope, JOBS_QUEUE } from '../job/proto-job.ts';
+import { decodeJobEnvelope, JOBS_QUEUE, toRunResultJson, type RunResultJson } from '../job/proto-job.ts';
 import { prepareRun } from '../prepare-run.ts';
 import { setRunStatus, type RunState } from './run-status.ts';
 import { liveWorkers } from './worker-registry.ts';
@@ -34,11 +34,27 @@ export interface CoordinatorOptions {
   log?: (line: string) => void;
 }
 
-export interface RunOutcome extends RankResult {
-  runId: string;
-  worldSize: number;
-  attempts: number;
-  cancelled: boolean;
+/** A run's return value: gradpool.v1.RunResult as JSON. */
+export type RunOutcome = RunResultJson;
+
+function outcome(runId: string, r: RankResult | null, worldSize: number, attempts: number, cancelled: boolean): RunOutcome {
+  return toRunResultJson({
+    run_id: runId,
+    run_dir: r?.runDir ?? '',
+    best_checkpoint: r?.bestCheckpoint ?? '',
+    last_checkpoint: r?.lastCheckpoint ?? '',
+    hf_dir: r?.hfDir ?? '',
+    ...(r?.firstEval ? { first_eval: r.firstEval } : {}),
+    ...(r?.lastEval ? { last_eval: r.lastEval } : {}),
+    best_metric: r?.best?.metric ?? '',
+    ...(r?.best ? { best_value: r.best.value } : {}),
+    stop_reason: cancelled ? `cancelled${r?.stopReason ? ` (${r.stopReason})` : ''}` : (r?.stopReason ?? ''),
+    steps: r?.steps ?? 0,
+    finished: r?.finished ?? false,
+    cancelled,
+    world_size: worldSize,
+    attempts,
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,15 +88,22 @@ export class Coordinator {
       concurrency: this.o.concurrency ?? 1,
       lockDuration,
       stalledInterval: lockDuration,
+      // A run outlives coordinator restarts: each restart stalls its job once.
+      maxStalledCount: 100,
     });
     this.worker.on('error', (e) => this.log(`queue error: ${e.message}`));
     await this.worker.waitUntilReady();
     this.log(`ready (queue ${this.o.config.prefix}/${JOBS_QUEUE}, gang deadline ${this.gangDeadlineMs} ms)`);
   }
 
+  /**
+   * Stops taking runs. Active runs are not waited for (they may last hours):
+   * their ranks keep training, and the coordinator that next takes the run
+   * (BullMQ hands it over when this one's lock lapses) reattaches to them.
+   */
   async close(): Promise<void> {
     this.closing = true;
-    await this.worker?.close();
+    await this.worker?.close(true);
     await this.rankEvents.close();
     await this.ranks.close();
     this.redis.disconnect();
@@ -114,34 +137,41 @@ export class Coordinator {
       await this.status(runId, 'FAILED', (e as Error).message);
       throw new UnrecoverableError((e as Error).message);
     }
-    let resume = service.resume;
+    // A run this coordinator (or a predecessor) already dispatched: pick up where it is.
+    const attemptKey = this.keys.attempt(runId);
+    let attempt = Number((await this.redis.get(attemptKey)) ?? 0);
+    let resume = service.resume || attempt > 0;
     if (!resume && existsSync(runPaths(spec.runDir).last)) {
       const msg = `${spec.runDir} already holds a run: submit with resume: true, or choose another name`;
       await this.status(runId, 'FAILED', msg);
       throw new UnrecoverableError(msg);
     }
-    for (let attempt = 1; ; attempt++) {
-      if (await this.cancelled(runId)) return this.cancelledOutcome(runId, world);
-      const outcome = await this.runAttempt(job, { runId, attempt, worldSize: world, spec, resume, gangDeadlineMs: this.gangDeadlineMs, rank: 0 }, service.priority);
-      if (outcome.kind === 'gang') {
-        await this.status(runId, 'WAITING_FOR_WORKERS', `gang of ${world} did not assemble (attempt ${attempt}): ${outcome.message}`);
+    let reattach = attempt > 0 && (await this.attemptInFlight(runId, attempt, world));
+    for (;;) {
+      if (!reattach) {
+        if (await this.cancelled(runId)) return this.cancelledOutcome(runId, world);
+        attempt++;
+        await this.redis.set(attemptKey, String(attempt), 'EX', 30 * 86400);
+        resume ||= existsSync(runPaths(spec.runDir).last);
+      }
+      const base: RankJobData = { runId, attempt, worldSize: world, spec, resume, gangDeadlineMs: this.gangDeadlineMs, rank: 0 };
+      const result = await this.runAttempt(job, base, service.priority, reattach);
+      reattach = false;
+      if (result.kind === 'gang') {
+        await this.status(runId, 'WAITING_FOR_WORKERS', `gang of ${world} did not assemble (attempt ${attempt}): ${result.message}`);
         this.log(`${runId}: gang of ${world} did not assemble; waiting`);
         await sleep(1000 + Math.random() * 2000);
         continue;
       }
-      if (outcome.kind === 'failed') {
-        await this.status(runId, 'FAILED', outcome.message);
-        throw new UnrecoverableError(outcome.message);
+      if (result.kind === 'failed') {
+        await this.status(runId, 'FAILED', result.message);
+        throw new UnrecoverableError(result.message);
       }
-      const r = outcome.result;
+      const r = result.result;
       if (!r.finished) {
         if (await this.cancelled(runId)) {
           await this.status(runId, 'CANCELLED', `cancelled; last checkpoint ${r.lastCheckpoint}`);
-          return { ...r, runId, worldSize: world, attempts: attempt, cancelled: true };
-        }
-        if (this.closing) {
-          await this.status(runId, 'PAUSED', 'coordinator shutting down');
-          throw new Error('coordinator shutting down; the run resumes from last.pth when retried');
+          return outcome(runId, r, world, attempt, true);
         }
         // A worker was stopped (SIGTERM): continue from last.pth on whoever is free.
         resume = true;
@@ -149,16 +179,24 @@ export class Coordinator {
         continue;
       }
       await this.status(runId, 'COMPLETED', r.stopReason ?? 'done', await job.progress);
-      return { ...r, runId, worldSize: world, attempts: attempt, cancelled: false };
+      return outcome(runId, r, world, attempt, false);
     }
+  }
+
+  /** True when rank jobs of this attempt are still queued or training (a coordinator restart found them). */
+  private async attemptInFlight(runId: string, attempt: number, world: number): Promise<boolean> {
+    for (let r = 0; r < world; r++) {
+      const j = await Job.fromId(this.ranks, `${runId}.a${attempt}.r${r}`);
+      if (j && !['completed', 'failed'].includes(await j.getState())) return true;
+    }
+    // All settled (or gone): their results are read by the normal wait, which returns at once.
+    const j0 = await Job.fromId(this.ranks, `${runId}.a${attempt}.r0`);
+    return j0 !== undefined && j0 !== null;
   }
 
   private async cancelledOutcome(runId: string, world: number): Promise<RunOutcome> {
     await this.status(runId, 'CANCELLED', 'cancelled before it started');
-    return {
-      runId, worldSize: world, attempts: 0, cancelled: true, rank: 0, finished: false, stopReason: 'cancelled', steps: 0,
-      runDir: '', bestCheckpoint: null, lastCheckpoint: null, hfDir: null, firstEval: null, lastEval: null, best: null, losses: [],
-    };
+    return outcome(runId, null, world, 0, true);
   }
 
   /** The requested world size, or every free worker (at least one); 0 if cancelled while waiting. */
@@ -182,6 +220,7 @@ export class Coordinator {
     run: Job,
     base: RankJobData,
     priority: number,
+    reattach = false,
   ): Promise<{ kind: 'done'; result: RankResult } | { kind: 'gang'; message: string } | { kind: 'failed'; message: string }> {
     const { runId, attempt, worldSize } = base;
     const ids = Array.from({ length: worldSize }, (_, r) => `${runId}.a${attempt}.r${r}`);
@@ -191,8 +230,9 @@ export class Coordinator {
       void this.status(runId, 'RUNNING', '', data);
     };
     this.rankEvents.on('progress', onProgress);
-    await this.status(runId, 'WAITING_FOR_WORKERS', `dispatching ${worldSize} rank(s), attempt ${attempt}`);
-    await this.ranks.addBulk(
+    if (reattach) this.log(`${runId}: reattaching to attempt ${attempt}`);
+    else await this.status(runId, 'WAITING_FOR_WORKERS', `dispatching ${worldSize} rank(s), attempt ${attempt}`);
+    if (!reattach) await this.ranks.addBulk(
       ids.map((jobId, rank) => ({
         name: 'rank',
         data: { ...base, rank } satisfies RankJobData,

@@ -1,44 +1,40 @@
 import type { Redis } from 'ioredis';
 import { serviceKeys } from '../../common/service-config.ts';
+import { fromProgressJson, type JobStateName, type JobStatusJson } from '../job/proto-job.ts';
 
-/** Lifecycle of a run, as the client reports it (mirrors gradpool.v1.JobState). */
-export type RunState =
-  | 'QUEUED'
-  | 'PREPARING'
-  | 'WAITING_FOR_WORKERS'
-  | 'RUNNING'
-  | 'COMPLETED'
-  | 'FAILED'
-  | 'CANCELLED'
-  | 'PAUSED';
-
-export interface RunStatus {
-  id: string;
-  state: RunState;
-  message: string;
-  /** The latest step report of rank 0, with the run's world size. */
-  progress: Record<string, unknown> | null;
-  updatedAtMs: number;
-}
+/** Lifecycle of a run, as gradpool.v1.JobState names it. */
+export type RunState = Exclude<JobStateName, 'JOB_STATE_UNSPECIFIED'>;
 
 const TTL_S = 30 * 24 * 3600;
+const FINAL: RunState[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
-/** The run's status lives in a Redis hash next to its BullMQ job (which keeps the result). */
+/**
+ * The run's status lives in a Redis hash next to its BullMQ job (which keeps
+ * the result): state, message, latest progress and the times that matter.
+ */
 export async function setRunStatus(redis: Redis, prefix: string, id: string, state: RunState, message = '', progress?: unknown): Promise<void> {
   const key = serviceKeys(prefix).status(id);
-  const fields: Record<string, string> = { state, message, updatedAtMs: String(Date.now()) };
-  if (progress !== undefined) fields.progress = JSON.stringify(progress);
-  await redis.multi().hset(key, fields).expire(key, TTL_S).exec();
+  const now = String(Date.now());
+  const fields: Record<string, string> = { state, message, updated_at_ms: now };
+  if (progress !== undefined && progress !== null) fields.progress = JSON.stringify(progress);
+  const tx = redis.multi().hset(key, fields).hsetnx(key, 'created_at_ms', now);
+  if (state === 'RUNNING') tx.hsetnx(key, 'started_at_ms', now);
+  if (FINAL.includes(state)) tx.hset(key, 'finished_at_ms', now);
+  await tx.expire(key, TTL_S).exec();
 }
 
-export async function getRunStatus(redis: Redis, prefix: string, id: string): Promise<RunStatus | null> {
+/** The status as gradpool.v1.JobStatus (JSON), or null if the run is unknown. */
+export async function getRunStatus(redis: Redis, prefix: string, id: string): Promise<JobStatusJson | null> {
   const h = await redis.hgetall(serviceKeys(prefix).status(id));
   if (!h.state) return null;
   return {
     id,
     state: h.state as RunState,
     message: h.message ?? '',
-    progress: h.progress ? (JSON.parse(h.progress) as Record<string, unknown>) : null,
-    updatedAtMs: Number(h.updatedAtMs ?? 0),
+    ...(h.progress ? { progress: fromProgressJson(JSON.parse(h.progress)) } : {}),
+    updated_at_ms: Number(h.updated_at_ms ?? 0),
+    created_at_ms: Number(h.created_at_ms ?? 0),
+    started_at_ms: Number(h.started_at_ms ?? 0),
+    finished_at_ms: Number(h.finished_at_ms ?? 0),
   };
 }

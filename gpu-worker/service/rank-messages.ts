@@ -31,7 +31,6 @@ export interface RankResult {
   firstEval: MlmMetrics | null;
   lastEval: MlmMetrics | null;
   best: { metric: string; value: number } | null;
-  losses: number[];
 }
 
 export type ToRank = { type: 'start'; job: RankJobData; redisUrl: string; prefix: string } | { type: 'stop' };

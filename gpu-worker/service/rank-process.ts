@@ -74,7 +74,6 @@ async function runRank(job: RankJobData, redisUrl: string, prefix: string): Prom
         firstEval: r.firstEval,
         lastEval: r.lastEval,
         best: r.state.best ? { metric: r.state.best.metric, value: r.state.best.value } : null,
-        losses: r.losses,
       },
     });
   } catch (e) {

@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RANKS_QUEUE, redisOptions, serviceKeys, type ServiceConfig } from '../../common/service-config.ts';
+import { toProgressJson } from '../../coordinator/job/proto-job.ts';
+import type { StepReport } from '../trainer/train-run.ts';
 import type { FromRank, RankJobData, RankResult, ToRank } from './rank-messages.ts';
 
 /**
@@ -83,7 +85,7 @@ export class RankWorker {
       return await new Promise<RankResult>((resolve, reject) => {
         let settled = false;
         child.on('message', (m: FromRank) => {
-          if (m.type === 'step') void job.updateProgress({ ...m.report, worldSize: m.worldSize }).catch(() => {});
+          if (m.type === 'step') void job.updateProgress(progressOf(m.report, m.worldSize)).catch(() => {});
           else if (m.type === 'done') {
             settled = true;
             resolve(m.result);
@@ -123,4 +125,22 @@ export class RankWorker {
     await this.redis.del(this.keys.worker(this.id)).catch(() => {});
     this.redis.disconnect();
   }
+}
+
+/** A step report in the schema's form (gradpool.v1.Progress), the shape every reader gets. */
+function progressOf(r: StepReport, worldSize: number) {
+  return toProgressJson({
+    stage: r.stage,
+    step: r.step,
+    max_steps: r.maxSteps,
+    global_step: r.globalStep,
+    loss: r.loss,
+    lr: r.lr,
+    grad_norm: r.gradNorm,
+    tokens_per_s: r.tokensPerSec,
+    eta_s: r.etaSec,
+    step_s: r.seconds,
+    world_size: worldSize,
+    ...(r.eval ? { eval: r.eval } : {}),
+  });
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateJob } from '../../coordinator/job/validate-job.ts';
 import type { Job } from '../../coordinator/job/job-spec.ts';
@@ -47,4 +47,14 @@ export function testJob(dir: string, over: Record<string, unknown> = {}, stage: 
   };
   writeFileSync(join(dir, 'job.json'), JSON.stringify(raw, null, 2));
   return validateJob(raw, join(dir, 'job.json'));
+}
+
+/** The training loss of every step of a run, from its logs/train.jsonl (rank 0's record). */
+export function stepLosses(runDir: string): number[] {
+  return readFileSync(join(runDir, 'logs', 'train.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string; loss: number })
+    .filter((l) => l.event === 'step')
+    .map((l) => l.loss);
 }

@@ -38,7 +38,7 @@ test('a rank job whose steps outlast the lock runs exactly once; progress flows 
     if (e.type === 'failed') assert.fail(e.reason);
   }
   assert.ok(outcome && outcome.finished, JSON.stringify(seen));
-  const steps = readFileSync(join(runPaths(outcome.runDir).logs, 'train.jsonl'), 'utf8')
+  const steps = readFileSync(join(runPaths(outcome.run_dir).logs, 'train.jsonl'), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l))
@@ -64,7 +64,7 @@ test('gang start: a run needing more workers than there are waits, never half-st
   assert.ok(!existsSync(runPaths(join(dir, 'runs', 'gang')).last), 'nothing may train before the gang is complete');
   cluster.addWorker();
   const outcome = await cluster.client.result(id);
-  assert.equal(outcome.worldSize, 3);
+  assert.equal(outcome.world_size, 3);
   assert.ok(outcome.finished);
   assert.ok(outcome.attempts > 1);
 });
@@ -83,7 +83,7 @@ test('cancel stops a running run within seconds and leaves a loadable last.pth',
   const seconds = (Date.now() - t0) / 1000;
   assert.ok(outcome.cancelled, JSON.stringify(outcome));
   assert.ok(seconds < 15, `cancel took ${seconds} s`);
-  assert.ok(loadTorchFile(runPaths(outcome.runDir).last) instanceof Map);
+  assert.ok(loadTorchFile(runPaths(outcome.run_dir).last) instanceof Map);
   assert.equal((await cluster.client.status(id)).state, 'CANCELLED');
 });
 

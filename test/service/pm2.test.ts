@@ -116,10 +116,10 @@ test('pm2 start ecosystem.config.js runs the coordinator and 2 workers that trai
     const id = await client.submit(job, { worldSize: 2 });
     const result = await client.result(id).catch((e: Error) => assert.fail(`${e.message}\n${logTails()}`));
     assert.ok(result.finished, JSON.stringify(result));
-    assert.equal(result.worldSize, 2);
+    assert.equal(result.world_size, 2);
     assert.equal(result.steps, 4);
-    const before = result.firstEval?.perplexity;
-    const afterTraining = result.lastEval?.perplexity;
+    const before = result.first_eval?.perplexity;
+    const afterTraining = result.last_eval?.perplexity;
     assert.ok(Number.isFinite(before) && Number.isFinite(afterTraining), `perplexities ${before} → ${afterTraining}`);
     assert.ok(afterTraining! < before!, `perplexity ${before} → ${afterTraining}`);
     assert.equal((await client.status(id)).state, 'COMPLETED');

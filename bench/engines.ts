@@ -1,0 +1,76 @@
+// npm run bench:engines — one training step (forward + backward + clip + AdamW) per
+// micro-batch of the small BERT, same threads (1) for every contender, in one run:
+// the libtorch engine, the tfjs wasm engine and the Python PyTorch loop.
+// Usage: npm run bench:engines [-- --iters N] [-- --no-wasm]
+import { Rng } from '../common/rng.ts';
+import type { Engine, MlmBatch } from '../gpu-worker/engine/engine.ts';
+import { TfjsEngine } from '../gpu-worker/engine/tfjs/tfjs-engine.ts';
+import { tryLoadTorchAddon } from '../gpu-worker/engine/torch/native.ts';
+import { TorchEngine } from '../gpu-worker/engine/torch/torch-engine.ts';
+import { resolveBertConfig, type BertConfig } from '../gpu-worker/model/bert-config.ts';
+import { randomBatch } from '../test/helpers/tiny-model.ts';
+import { runTorchPeer } from './peer.ts';
+
+const args = process.argv.slice(2);
+const iters = Number(args[args.indexOf('--iters') + 1] ?? 5) || 5;
+const B = 4;
+const S = 256;
+const config = resolveBertConfig({ hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 1024, vocab_size: 30522 });
+const hyper = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1, gradScale: 1 };
+
+function mlmBatch(c: BertConfig, b: number, s: number): MlmBatch {
+  const batch = randomBatch(c, b, s, 1);
+  const rng = new Rng(2);
+  batch.attentionMask.fill(1);
+  for (let i = 0; i < b * s; i++) batch.labels[i] = rng.next() < 0.15 ? batch.inputIds[i]! : -100;
+  return batch;
+}
+
+/** Tokens/s of zeroGrad + forwardBackward + optimizerStep, after one warm-up step. */
+async function trainStep(engine: Engine, batch: MlmBatch): Promise<{ tokensPerS: number; fbShare: number }> {
+  const step = async () => {
+    engine.zeroGrad();
+    const t = performance.now();
+    const r = await engine.forwardBackward(batch, true);
+    const fb = performance.now() - t;
+    await engine.optimizerStep({ ...hyper, gradScale: 1 / r.maskedTokens });
+    return fb;
+  };
+  await step();
+  let fb = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) fb += await step();
+  const total = performance.now() - t0;
+  return { tokensPerS: (B * S) / (total / 1000 / iters), fbShare: fb / total };
+}
+
+const batch = mlmBatch(config, B, S);
+console.log(`bench:engines — small BERT (4 layers, hidden 256, vocab 30522), micro-batch ${B}x${S}, ` +
+  `train step (forward+backward+clip+AdamW), ${iters} iterations after warm-up, 1 thread each`);
+const row = (name: string, tps: number, note = '') => console.log(`${name.padEnd(34)} ${tps.toFixed(0).padStart(8)} tokens/s  ${note}`);
+
+let torchTps = NaN;
+const loaded = tryLoadTorchAddon();
+if (loaded.addon) {
+  const engine = await TorchEngine.create({ config, seed: 0, device: 'cpu', threads: 1 });
+  const r = await trainStep(engine, batch);
+  torchTps = r.tokensPerS;
+  row(`torch engine (${engine.info.versions.libtorch}, cpu)`, torchTps, `(forward+backward ${(100 * r.fbShare).toFixed(0)}% of the step)`);
+  engine.dispose();
+} else {
+  console.log(`torch engine: SKIPPED (${loaded.error})`);
+}
+
+if (!args.includes('--no-wasm')) {
+  const engine = await TfjsEngine.create({ config, seed: 0, backend: 'wasm' });
+  const r = await trainStep(engine, batch);
+  row(`tfjs/${engine.info.backend} engine`, r.tokensPerS, `(forward+backward ${(100 * r.fbShare).toFixed(0)}% of the step)`);
+  engine.dispose();
+}
+
+const train = runTorchPeer(config, ['train', B, S, 1, iters]).find((p) => p.variant === 'train')!.tokens_per_s as number;
+row('python torch, train loop', train, '(bench/torch_step.py train: masked head, clip, torch.optim.AdamW)');
+const model = runTorchPeer(config, ['model', B, S, iters]).find((p) => p.variant === 'masked-head')!.tokens_per_s as number;
+row('python torch, forward+backward only', model, '(bench/torch_step.py model: masked head, no optimizer)');
+console.log(`torch engine vs python torch forward+backward only (small, 4x256): ${(torchTps / model).toFixed(3)}`);
+console.log(`torch engine vs python torch (small, 4x256): ${(torchTps / train).toFixed(3)}`);
