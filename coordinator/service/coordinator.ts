@@ -29,7 +29,7 @@ export interface CoordinatorOptions {
   concurrency?: number;
   /** How long ranks wait for each other; default 60 s (GRADPOOL_GANG_DEADLINE_MS). */
   gangDeadlineMs?: number;
-  /** Lock of the run job; default 60 s. */
+  /** Lock of the run job; default 60 s (GRADPOOL_RUN_LOCK_MS): how soon another coordinator takes over a dead one's runs. */
   lockDurationMs?: number;
   log?: (line: string) => void;
 }
@@ -81,7 +81,7 @@ export class Coordinator {
 
   async start(): Promise<void> {
     await this.rankEvents.waitUntilReady();
-    const lockDuration = this.o.lockDurationMs ?? 60_000;
+    const lockDuration = this.o.lockDurationMs ?? Number(process.env.GRADPOOL_RUN_LOCK_MS ?? 60_000);
     this.worker = new Worker(JOBS_QUEUE, (job: Job) => this.processRun(job), {
       connection: { ...redisOptions(this.o.config.redisUrl), maxRetriesPerRequest: null },
       prefix: this.o.config.prefix,

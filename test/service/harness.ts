@@ -16,6 +16,11 @@ export interface Cluster {
   client: GradpoolClient;
   redis: Redis;
   addWorker(env?: Record<string, string>): ChildProcess;
+  /** Worker processes, in start order. */
+  workers: ChildProcess[];
+  /** The coordinator process (to kill it in a test). */
+  coordinator: ChildProcess;
+  startCoordinator(): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -28,8 +33,9 @@ export async function startCluster(o: { workers: number; env?: Record<string, st
     procs.push(p);
     return p;
   };
-  start(['coordinator']);
-  for (let i = 0; i < o.workers; i++) start(['worker']);
+  let coordinator = start(['coordinator']);
+  const workers: ChildProcess[] = [];
+  for (let i = 0; i < o.workers; i++) workers.push(start(['worker']));
   const redis = new Redis({ ...redisOptions(REDIS_URL), maxRetriesPerRequest: null });
   const client = new GradpoolClient({ redisUrl: REDIS_URL, prefix });
   // Wait until the workers have registered.
@@ -42,7 +48,19 @@ export async function startCluster(o: { workers: number; env?: Record<string, st
     prefix,
     client,
     redis,
-    addWorker: (extra = {}) => start(['worker'], extra),
+    workers,
+    addWorker: (extra = {}) => {
+      const w = start(['worker'], extra);
+      workers.push(w);
+      return w;
+    },
+    get coordinator() {
+      return coordinator;
+    },
+    startCoordinator() {
+      coordinator = start(['coordinator']);
+      return coordinator;
+    },
     async stop() {
       for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
       await Promise.all(

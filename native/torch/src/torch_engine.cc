@@ -147,6 +147,8 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
         p.mutable_grad() = G_.narrow(0, s.offset, s.size).view(s.shape);
         params_.push_back(p);
       }
+    } catch (const c10::Error& e) {
+      Napi::Error::New(env, std::string("torch engine: ") + e.what_without_backtrace()).ThrowAsJavaScriptException();
     } catch (const std::exception& e) {
       Napi::Error::New(env, std::string("torch engine: ") + e.what()).ThrowAsJavaScriptException();
     }
@@ -321,6 +323,9 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
     try {
       check();
       return fn();
+    } catch (const c10::Error& e) {
+      Napi::Error::New(info.Env(), std::string("torch engine: ") + e.what_without_backtrace()).ThrowAsJavaScriptException();
+      return info.Env().Undefined();
     } catch (const std::exception& e) {
       Napi::Error::New(info.Env(), std::string("torch engine: ") + e.what()).ThrowAsJavaScriptException();
       return info.Env().Undefined();
