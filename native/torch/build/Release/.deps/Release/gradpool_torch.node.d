@@ -1,1 +1,0 @@
-cmd_Release/gradpool_torch.node := ln -f "Release/obj.target/gradpool_torch.node" "Release/gradpool_torch.node" 2>/dev/null || (rm -rf "Release/gradpool_torch.node" && cp -af "Release/obj.target/gradpool_torch.node" "Release/gradpool_torch.node")

@@ -1,1 +1,0 @@
-cmd_Release/obj.target/gradpool_torch.node := g++ -o Release/obj.target/gradpool_torch.node -shared -pthread -rdynamic -m64  -Wl,-soname=gradpool_torch.node -Wl,--start-group Release/obj.target/gradpool_torch/src/torch_engine.o -Wl,--end-group -L/usr/lib/python3/dist-packages/torch/lib -Wl,-rpath,/usr/lib/python3/dist-packages/torch/lib -ltorch -ltorch_cpu -lc10 -lpthread
