@@ -58,11 +58,13 @@ function decode(bytes: Buffer, dtype: string, n: number, where: string): Float32
 
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
-function bf16ToF32(h: number): number {
+/** bfloat16 bits → float32 value. */
+export function bf16ToF32(h: number): number {
   u32Scratch[0] = h << 16;
   return f32Scratch[0]!;
 }
-function f16ToF32(h: number): number {
+/** IEEE half bits → float32 value. */
+export function f16ToF32(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;

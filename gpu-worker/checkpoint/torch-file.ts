@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
+import { bf16ToF32, f16ToF32 } from '../../common/safetensors.ts';
 import type { HostTensor, StateDict } from '../../common/state-dict.ts';
 import { PickleWriter, unpickle, type PyValue, type TensorRecord } from './pickle.ts';
 import { readZip, writeZip } from './zip.ts';
@@ -42,8 +43,8 @@ export function saveTorchFile(path: string, obj: TorchObject): void {
 const DTYPES: Record<string, { bytes: number; read: (b: Buffer, i: number) => number }> = {
   FloatStorage: { bytes: 4, read: (b, i) => b.readFloatLE(i * 4) },
   DoubleStorage: { bytes: 8, read: (b, i) => b.readDoubleLE(i * 8) },
-  HalfStorage: { bytes: 2, read: (b, i) => halfToFloat(b.readUInt16LE(i * 2)) },
-  BFloat16Storage: { bytes: 2, read: (b, i) => { const f = Buffer.alloc(4); f.writeUInt16LE(b.readUInt16LE(i * 2), 2); return f.readFloatLE(0); } },
+  HalfStorage: { bytes: 2, read: (b, i) => f16ToF32(b.readUInt16LE(i * 2)) },
+  BFloat16Storage: { bytes: 2, read: (b, i) => bf16ToF32(b.readUInt16LE(i * 2)) },
   LongStorage: { bytes: 8, read: (b, i) => Number(b.readBigInt64LE(i * 8)) },
   IntStorage: { bytes: 4, read: (b, i) => b.readInt32LE(i * 4) },
 };
@@ -93,13 +94,4 @@ export function stateDictOf(obj: PyValue, source: string): StateDict {
     if (typeof k === 'string' && v && typeof v === 'object' && 'data' in (v as object)) sd.set(k, v as HostTensor);
   }
   return sd;
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
 }
