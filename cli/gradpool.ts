@@ -9,7 +9,7 @@ import { formatPlan } from '../coordinator/plan/plan-stages.ts';
 
 const USAGE = `gradpool — BERT masked-language-model training
 
-  gradpool train <job.yaml> [--engine auto|wasm|cpu|tensorflow] [--name RUN] [--steps N]
+  gradpool train <job.yaml> [--engine auto|torch|wasm|cpu|tensorflow] [--name RUN] [--steps N]
   gradpool train --resume <runs/name> [--steps N]
   gradpool train <job.yaml> --workers N         the service path on this machine: coordinator + N workers
   gradpool plan <job.yaml> [--world N]          print each stage's plan and exit

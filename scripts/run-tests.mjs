@@ -22,6 +22,7 @@ if (chosen.length === 0) {
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...chosen], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+  // Under CI the libtorch engine must be there: its tests fail rather than skip.
+  env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', ...(process.env.CI ? { GRADPOOL_REQUIRE_TORCH: '1' } : {}) },
 });
 process.exit(r.status ?? 1);

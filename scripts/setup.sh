@@ -11,7 +11,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # python3-torch: the PyTorch reference the parity tests and benchmarks compare against.
 # libopenblas0-pthread: takes over libblas.so.3, or every torch figure uses the reference BLAS.
 # libgloo-dev: the collectives addon's TCP backend.
-packages=(python3-torch python3-numpy libopenblas0-pthread libgloo-dev g++ make python3 redis-server)
+# libtorch-dev: the libtorch engine (Debian's PyTorch 1.13 C++ library and headers).
+packages=(python3-torch python3-numpy libopenblas0-pthread libgloo-dev libtorch-dev g++ make python3 redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -37,5 +38,11 @@ fi
 addon=native/build/Release/gradpool_collectives.node
 if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp native/scripts -newer "$addon" -print -quit)" ]; then
   npm run --silent build:native
+fi
+# The libtorch engine's addon (skips with a message where no libtorch is found;
+# under CI a failed build fails the setup).
+torch_addon=native/torch/build/Release/gradpool_torch.node
+if [ ! -f "$torch_addon" ] || [ -n "$(find native/torch/src native/torch/binding.gyp native/torch/build.mjs -newer "$torch_addon" -print -quit)" ]; then
+  if [ -n "${CI:-}" ]; then node native/torch/build.mjs --strict; else npm run --silent build:torch; fi
 fi
 echo "[setup] ready"

@@ -6,6 +6,7 @@ import { runPaths } from '../../gpu-worker/trainer/run-spec.ts';
 import { stepLosses, testJob } from '../helpers/test-job.ts';
 import { relativeError, scratchDir } from '../helpers/torch-reference.ts';
 import { startCluster, type Cluster } from './harness.ts';
+import { torchSkip } from '../torch-engine/available.ts';
 
 // DDP's promise, checked through the whole service: the same job on 1 worker
 // (accumulation 16) and on 2 workers (accumulation 8, all-reduced over shm)
@@ -19,11 +20,12 @@ after(async () => {
   await cluster.stop();
 });
 
-function job(dir: string, name: string) {
+function job(dir: string, name: string, engine: string) {
   return testJob(
     dir,
     {
       name,
+      engine,
       corpus: { train: join(root, 'examples/corpus/grimm/train.txt'), valid: join(root, 'examples/corpus/grimm/valid.txt'), cache_dir: join(dir, 'cache') },
       model: {
         config: {
@@ -36,10 +38,11 @@ function job(dir: string, name: string) {
   );
 }
 
-test('1 worker (accumulation 16) and 2 workers (accumulation 8): same loss at every step, same final weights', async () => {
-  const dir = scratchDir('equiv');
-  const one = await cluster.client.result(await cluster.client.submit(job(dir, 'one'), { worldSize: 1 }));
-  const two = await cluster.client.result(await cluster.client.submit(job(dir, 'two'), { worldSize: 2 }));
+for (const engine of ['wasm', 'torch'] as const) {
+test(`${engine}: 1 worker (accumulation 16) and 2 workers (accumulation 8): same loss at every step, same final weights`, { skip: engine === 'torch' && torchSkip() }, async () => {
+  const dir = scratchDir(`equiv-${engine}`);
+  const one = await cluster.client.result(await cluster.client.submit(job(dir, 'one', engine), { worldSize: 1 }));
+  const two = await cluster.client.result(await cluster.client.submit(job(dir, 'two', engine), { worldSize: 2 }));
   const [lossOne, lossTwo] = [stepLosses(one.run_dir), stepLosses(two.run_dir)];
   assert.equal(one.world_size, 1);
   assert.equal(two.world_size, 2);
@@ -70,6 +73,7 @@ test('1 worker (accumulation 16) and 2 workers (accumulation 8): same loss at ev
     worstWeight = Math.max(worstWeight, err);
     assert.ok(err < 1e-4, `${name}: relative error ${err}`);
   }
-  console.log(`# equivalence: worst loss relative error ${worstLoss.toExponential(2)}, worst weight ${worstWeight.toExponential(2)}`);
+  console.log(`# equivalence (${engine}): worst loss relative error ${worstLoss.toExponential(2)}, worst weight ${worstWeight.toExponential(2)}`);
   assert.ok(lossOne[19]! < lossOne[0]!, 'it trained');
 });
+}

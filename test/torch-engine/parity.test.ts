@@ -35,6 +35,7 @@ test('torch: gradients() is one zero-copy buffer that accumulates across micro-b
   let worst = 0;
   for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i]! - (ga[i]! + gb[i]!)));
   assert.ok(worst < 1e-5, `accumulated gradient off by ${worst}`);
+  assert.equal(engine.stats().gradRebinds, 0, 'autograd accumulated into the flat buffer in place');
   // Writes through the view are what the optimizer sees (the all-reduce works in place).
   g.fill(0);
   const before = engine.parameters();

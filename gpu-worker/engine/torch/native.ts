@@ -29,6 +29,8 @@ export interface NativeTorchEngine {
   setParameters(flat: Float32Array): void;
   getOptimizerState(): { step: number; expAvg: Float32Array; expAvgSq: Float32Array };
   setOptimizerState(step: number, expAvg: Float32Array, expAvgSq: Float32Array): void;
+  /** gradRebinds: backward passes after which a .grad had left the flat buffer (expected 0). */
+  stats(): { gradRebinds: number; step: number };
   dispose(): void;
 }
 

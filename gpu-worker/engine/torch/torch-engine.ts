@@ -82,7 +82,11 @@ export class TorchEngine implements Engine {
       device,
       dtype: amp ? 'bfloat16 autocast (fp32 master)' : 'float32',
       threads,
-      versions: { libtorch: v.libtorch, sdpa: String(v.sdpa && device.startsWith('cuda')), parallel: v.parallel.split('\n')[0] ?? '' },
+      versions: {
+        libtorch: v.libtorch,
+        sdpa: String(v.sdpa && device.startsWith('cuda')),
+        parallel: /ATen parallel backend: (.*)/.exec(v.parallel)?.[1] ?? 'unknown',
+      },
     };
     return new TorchEngine(o.config, info, native, o.seed);
   }
@@ -200,6 +204,11 @@ export class TorchEngine implements Engine {
 
   setRngState(s: number[]): void {
     this.rng = new Rng(s);
+  }
+
+  /** Diagnostics: `gradRebinds` counts backward passes whose gradients did not land in place. */
+  stats(): { gradRebinds: number; step: number } {
+    return this.n.stats();
   }
 
   dispose(): void {

@@ -12,9 +12,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <dlfcn.h>
@@ -61,10 +61,14 @@ struct Batch {
 // on libblas.so.3 = OpenBLAS) needs telling too, or its spinning workers fight ours.
 void setThreads(int n) {
   at::set_num_threads(n);
-  for (const char* fn : {"openblas_set_num_threads", "goto_set_num_threads"}) {
-    if (auto f = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, fn))) {
+  // Node dlopens addons RTLD_LOCAL, so look in the already-loaded BLAS libraries too.
+  void* handles[] = {RTLD_DEFAULT, dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD),
+                     dlopen("libblas.so.3", RTLD_LAZY | RTLD_NOLOAD)};
+  for (void* h : handles) {
+    if (!h) continue;
+    if (auto f = reinterpret_cast<void (*)(int)>(dlsym(h, "openblas_set_num_threads"))) {
       f(n);
-      break;
+      return;
     }
   }
 }
@@ -91,6 +95,7 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
       InstanceMethod<&TorchEngine::GetOptimizerState>("getOptimizerState"),
       InstanceMethod<&TorchEngine::SetOptimizerState>("setOptimizerState"),
       InstanceMethod<&TorchEngine::Dispose>("dispose"),
+      InstanceMethod<&TorchEngine::Stats>("stats"),
     });
   }
 
@@ -163,6 +168,7 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
   bool disposed_ = false;
   at::Tensor P_, G_, M_, V_, hostG_;
   int64_t step_ = 0;
+  int64_t gradRebinds_ = 0;  // backward passes after which a .grad was no longer a view of G_ (expected 0)
   std::vector<at::Tensor> params_;
   Napi::Reference<Napi::Float32Array> gradView_;
 
@@ -359,6 +365,7 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
         const Spec& s = specs_[i];
         at::Tensor view = G_.narrow(0, s.offset, s.size);
         if (!g.defined() || g.data_ptr() != view.data_ptr()) {
+          gradRebinds_++;
           if (g.defined()) view.copy_(g.reshape({s.size}));
           g = view.view(s.shape);
         }
@@ -566,6 +573,13 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
     });
   }
 
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    auto o = Napi::Object::New(info.Env());
+    o.Set("gradRebinds", Napi::Number::New(info.Env(), (double)gradRebinds_));
+    o.Set("step", Napi::Number::New(info.Env(), (double)step_));
+    return o;
+  }
+
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     if (!disposed_) {
       disposed_ = true;
@@ -588,7 +602,7 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
   o.Set("libtorch", Napi::String::New(env, TORCH_VERSION));
   o.Set("sdpa", Napi::Boolean::New(env, GP_HAVE_SDPA));
   o.Set("cuda", Napi::Boolean::New(env, at::hasCUDA()));
-  o.Set("cudaDevices", Napi::Number::New(env, at::hasCUDA() ? (double)at::detail::getCUDAHooks().getNumGPUs() : 0));
+  o.Set("cudaDevices", Napi::Number::New(env, (double)torch::cuda::device_count()));
   o.Set("threads", Napi::Number::New(env, at::get_num_threads()));
   o.Set("parallel", Napi::String::New(env, at::get_parallel_info()));
   return o;
