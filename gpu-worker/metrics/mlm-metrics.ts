@@ -1,7 +1,9 @@
+import type { EvalMetricsJson } from '../../coordinator/job/proto-job.ts';
 import type { EvalResult } from '../engine/engine.ts';
 
 /**
- * Evaluation metrics over a whole validation pass, accumulated batch by batch:
+ * Evaluation metrics over a whole validation pass, accumulated batch by batch
+ * (the fields of gradpool.v1.EvalMetrics, so they travel as they are):
  *   loss            mean cross-entropy over masked tokens
  *   perplexity      exp(loss)
  *   masked_accuracy argmax = original token, over masked tokens
@@ -15,15 +17,7 @@ import type { EvalResult } from '../engine/engine.ts';
  *                   of nothing (they are not averaged), as sklearn's
  *                   f1_score(labels=classes present in y_true, average="macro").
  */
-export interface MlmMetrics {
-  loss: number;
-  perplexity: number;
-  masked_accuracy: number;
-  top10_accuracy: number;
-  all_tokens_accuracy: number;
-  f1: number;
-  masked_tokens: number;
-}
+export type MlmMetrics = EvalMetricsJson;
 
 export class MetricsAccumulator {
   private lossSum = 0;
