@@ -126,11 +126,17 @@ export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainRes
   const runEval = async (plan: StagePlan, stage: StageSpec): Promise<MlmMetrics | null> => {
     if (!rank0) return null;
     const t0 = performance.now();
-    const m = await evaluate(engine, new BlockDataset(valid, plan.seqLen, spec.special), maskingFor(stage), {
-      seed: job.seed,
-      microBatch: plan.microBatch,
-      maxSamples: stage.max_eval_samples,
-    });
+    let m: MlmMetrics;
+    try {
+      m = await evaluate(engine, new BlockDataset(valid, plan.seqLen, spec.special), maskingFor(stage), {
+        seed: job.seed,
+        microBatch: plan.microBatch,
+        maxSamples: stage.max_eval_samples,
+      });
+    } catch (e) {
+      const where = `stage ${plan.stage} evaluation at step ${state.step}: out of memory in a batch of ${plan.microBatch} × ${plan.seqLen} tokens`;
+      throw explainOom(e as Error, where, plan, ckpt?.lastPath ?? null);
+    }
     tb!.scalars(state.globalStep, Object.fromEntries(Object.entries(m).map(([k, v]) => [`eval/${k}`, v])));
     log.event(
       'eval',
@@ -314,12 +320,19 @@ export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainRes
 }
 
 function explainStepFailure(e: Error, plan: StagePlan, state: TrainerState, lastCheckpoint: string | null): Error {
-  const oom = /out of memory|OOM|Cannot allocate|Aborted\(|could not allocate|Array buffer allocation failed/i.test(e.message);
+  const where =
+    `stage ${plan.stage} step ${state.step + 1}: out of memory in micro-batch ${(state.microCursor % plan.accumulation) + 1} of ` +
+    `${plan.accumulation} (${plan.microBatch} × ${plan.seqLen} tokens)`;
+  return explainOom(e, where, plan, lastCheckpoint);
+}
+
+/** An engine's out-of-memory (wasm, libtorch and tfjs-node word it differently) as a TrainingError with the fix. */
+function explainOom(e: Error, where: string, plan: StagePlan, lastCheckpoint: string | null): Error {
+  const oom = /out of memory|OOM|Cannot allocate|Aborted\(|could not allocate|Array buffer allocation failed|memory access out of bounds/i.test(e.message);
   if (!oom) return e;
   const smaller = plan.microBatch > 1 ? Math.floor(plan.microBatch / 2) : 1;
   return new TrainingError(
-    `stage ${plan.stage} step ${state.step + 1}: out of memory in micro-batch ${state.microCursor % plan.accumulation + 1} of ` +
-      `${plan.accumulation} (${plan.microBatch} × ${plan.seqLen} tokens): ${e.message}. ` +
+    `${where}: ${e.message}. ` +
       `Try micro_batch ${smaller} with the same global_batch ${plan.globalBatch} (accumulation grows to keep the same update). ` +
       `Last good checkpoint: ${lastCheckpoint ?? 'none yet'}.`,
   );
