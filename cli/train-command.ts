@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { loadJobFile } from '../coordinator/job/validate-job.ts';
 import { prepareRun } from '../coordinator/prepare-run.ts';
-import { createEngine } from '../gpu-worker/engine/create-engine.ts';
-import { loadHfModel } from '../gpu-worker/model/hf-folder.ts';
+import { createRunEngine } from '../gpu-worker/trainer/run-engine.ts';
 import { SingleProcessSync } from '../gpu-worker/trainer/gradient-sync.ts';
 import { runPaths, type RunSpec } from '../gpu-worker/trainer/run-spec.ts';
 import { readSavedRun, writeSavedParams } from '../gpu-worker/trainer/saved-params.ts';
@@ -27,7 +26,6 @@ export async function trainCommand(o: TrainCommandOptions): Promise<{ spec: RunS
     spec = readSavedRun(o.target);
   } else {
     const job = loadJobFile(o.target);
-    if (o.engine) job.engine = o.engine;
     if (o.name) job.name = o.name;
     spec = await prepareRun(job, 1);
     if (existsSync(runPaths(spec.runDir).last)) {
@@ -35,14 +33,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<{ spec: RunS
     }
   }
   if (o.engine) spec.job.engine = o.engine;
-  const init = spec.initFrom && !o.resume ? loadHfModel(spec.initFrom) : null;
-  if (init?.ignored.length) process.stderr.write(`model: ${spec.initFrom}: not used by the MLM model: ${init.ignored.join(', ')}\n`);
-  const engine = await createEngine(spec.job.engine, {
-    config: spec.modelConfig,
-    weights: init?.weights,
-    weightsSource: spec.initFrom ?? undefined,
-    seed: spec.job.seed,
-  });
+  const engine = await createRunEngine(spec, !o.resume);
   writeSavedParams(spec, engine.info);
   let stopRequested = false;
   const onSignal = (sig: string) => {

@@ -67,7 +67,6 @@ export class Coordinator {
   private readonly keys;
   private readonly log: (line: string) => void;
   private readonly gangDeadlineMs: number;
-  private closing = false;
 
   constructor(private readonly o: CoordinatorOptions) {
     const connection = { ...redisOptions(o.config.redisUrl), maxRetriesPerRequest: null };
@@ -102,7 +101,6 @@ export class Coordinator {
    * (BullMQ hands it over when this one's lock lapses) reattaches to them.
    */
   async close(): Promise<void> {
-    this.closing = true;
     await this.worker?.close(true);
     await this.rankEvents.close();
     await this.ranks.close();

@@ -76,8 +76,4 @@ export class HostAdamW {
     this.expAvg.set(s.expAvg);
     this.expAvgSq.set(s.expAvgSq);
   }
-
-  get paramSpecs(): ParamSpec[] {
-    return this.specs;
-  }
 }

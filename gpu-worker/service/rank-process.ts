@@ -4,10 +4,9 @@
  * free to renew its BullMQ lock, answer health checks and relay a cancel.
  */
 import { Communicator, CollectiveError } from '../../native/index.ts';
-import { createEngine } from '../engine/create-engine.ts';
 import type { Engine } from '../engine/engine.ts';
-import { loadHfModel } from '../model/hf-folder.ts';
 import { SingleProcessSync, type GradientSync } from '../trainer/gradient-sync.ts';
+import { createRunEngine } from '../trainer/run-engine.ts';
 import { writeSavedParams } from '../trainer/saved-params.ts';
 import { trainRun } from '../trainer/train-run.ts';
 import { CommunicatorSync } from './comm-sync.ts';
@@ -21,13 +20,8 @@ async function runRank(job: RankJobData, redisUrl: string, prefix: string): Prom
   let comm: Communicator | null = null;
   let engine: Engine | null = null;
   try {
-    const init = spec.initFrom && !job.resume && rank === 0 ? loadHfModel(spec.initFrom) : null;
-    engine = await createEngine(spec.job.engine, {
-      config: spec.modelConfig,
-      weights: init?.weights,
-      weightsSource: spec.initFrom ?? undefined,
-      seed: spec.job.seed,
-    });
+    // Rank 0's initial weights are broadcast to the others, so only rank 0 reads init_from.
+    engine = await createRunEngine(spec, !job.resume && rank === 0);
     send({ type: 'ready', engine: `${engine.info.engine}/${engine.info.backend}` });
     let sync: GradientSync = new SingleProcessSync();
     if (worldSize > 1) {

@@ -5,6 +5,7 @@ import { learningRateAt } from '../../coordinator/plan/lr-schedule.ts';
 import { formatPlan, type StagePlan } from '../../coordinator/plan/plan-stages.ts';
 import { Rng } from '../../common/rng.ts';
 import type { MaskingOptions } from '../data/masking.ts';
+import { EngineOutOfMemoryError } from '../engine/batch-outputs.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { MlmMetrics } from '../metrics/mlm-metrics.ts';
 import { TensorBoardWriter } from '../metrics/tensorboard.ts';
@@ -326,10 +327,9 @@ function explainStepFailure(e: Error, plan: StagePlan, state: TrainerState, last
   return explainOom(e, where, plan, lastCheckpoint);
 }
 
-/** An engine's out-of-memory (wasm, libtorch and tfjs-node word it differently) as a TrainingError with the fix. */
+/** An engine's out-of-memory (each engine recognises its own wording) as a TrainingError with the fix. */
 function explainOom(e: Error, where: string, plan: StagePlan, lastCheckpoint: string | null): Error {
-  const oom = /out of memory|OOM|Cannot allocate|Aborted\(|could not allocate|Array buffer allocation failed|memory access out of bounds/i.test(e.message);
-  if (!oom) return e;
+  if (!(e instanceof EngineOutOfMemoryError)) return e;
   const smaller = plan.microBatch > 1 ? Math.floor(plan.microBatch / 2) : 1;
   return new TrainingError(
     `${where}: ${e.message}. ` +

@@ -13,6 +13,7 @@ import type {
   OptimizerStep,
   TopKResult,
 } from '../engine.ts';
+import { checkBatch, evalResultFrom, maskedPositions, rethrowOutOfMemory } from '../batch-outputs.ts';
 import { HostAdamW } from '../host-adamw.ts';
 import { additiveMask, bertEncoder, mlmHead, type BertInputs, type BertWeights } from './bert.ts';
 import { initTfjsBackend, type TfjsBackendName } from './backend.ts';
@@ -31,6 +32,8 @@ export interface TfjsEngineOptions {
 
 /** Rows of the full-vocabulary logits computed at once in evaluation (bounds memory). */
 const EVAL_ROWS = 256;
+/** How wasm (a trap or abort), the cpu backend and tfjs-node word running out of memory. */
+const OUT_OF_MEMORY = /memory access out of bounds|Aborted\(|out of memory|Array buffer allocation failed|Cannot allocate/i;
 
 let engineCount = 0;
 
@@ -135,7 +138,8 @@ export class TfjsEngine implements Engine {
     this.refreshTransposes();
     const seed = train ? () => this.rng.nextUint32() : null;
     let lossSum = 0;
-    tf.tidy(() => {
+    try {
+      tf.tidy(() => {
       const inp = this.inputs(batch);
       const pos = tf.tensor1d(positions, 'int32');
       const lab = tf.tensor1d(labels, 'int32');
@@ -151,7 +155,10 @@ export class TfjsEngine implements Engine {
         const dst = this.grads.subarray(s.offset, s.offset + s.size);
         for (let j = 0; j < data.length; j++) dst[j] = dst[j]! + data[j]!;
       });
-    });
+      });
+    } catch (e) {
+      rethrowOutOfMemory(e, OUT_OF_MEMORY);
+    }
     return { lossSum, maskedTokens: positions.length };
   }
 
@@ -177,45 +184,31 @@ export class TfjsEngine implements Engine {
   }
 
   async evaluate(batch: MlmBatch): Promise<EvalResult> {
-    const { positions, labels } = maskedPositions(batch);
+    const masked = maskedPositions(batch);
+    const { positions, labels } = masked;
     this.refreshTransposes();
     const M = batch.batchSize * batch.seqLen;
-    const original = Int32Array.from(batch.inputIds);
-    positions.forEach((p, i) => (original[p] = labels[i]!));
-    const out: EvalResult = {
-      lossSum: 0,
-      maskedTokens: positions.length,
-      labels,
-      top1: new Int32Array(positions.length),
-      top10Hit: new Uint8Array(positions.length),
-      allTokensCorrect: 0,
-      allTokensCount: 0,
-    };
-    tf.tidy(() => {
-      const h = bertEncoder(this.config, this.weights, this.inputs(batch), null);
-      if (positions.length > 0) {
-        const logits = mlmHead(this.config, this.weights, gatherRows(h, tf.tensor1d(positions, 'int32')));
-        out.lossSum = crossEntropySum(logits, tf.tensor1d(labels, 'int32')).dataSync()[0]!;
-        const k = Math.min(10, this.config.vocab_size);
-        const top = tf.topk(logits, k).indices.dataSync();
-        for (let i = 0; i < positions.length; i++) {
-          out.top1[i] = top[i * k]!;
-          for (let j = 0; j < k; j++) if (top[i * k + j] === labels[i]) out.top10Hit[i] = 1;
+    const k = Math.min(10, this.config.vocab_size);
+    let lossSum = 0;
+    let top: ArrayLike<number> = [];
+    const pred = new Int32Array(M);
+    try {
+      tf.tidy(() => {
+        const h = bertEncoder(this.config, this.weights, this.inputs(batch), null);
+        if (positions.length > 0) {
+          const logits = mlmHead(this.config, this.weights, gatherRows(h, tf.tensor1d(positions, 'int32')));
+          lossSum = crossEntropySum(logits, tf.tensor1d(labels, 'int32')).dataSync()[0]!;
+          top = tf.topk(logits, k).indices.dataSync();
         }
-      }
-      for (let r0 = 0; r0 < M; r0 += EVAL_ROWS) {
-        const rows = Math.min(EVAL_ROWS, M - r0);
-        const pred = tf.tidy(() =>
-          tf.argMax(mlmHead(this.config, this.weights, tf.slice(h, [r0, 0], [rows, -1])), 1).dataSync(),
-        );
-        for (let r = 0; r < rows; r++) {
-          if (!batch.attentionMask[r0 + r]) continue;
-          out.allTokensCount++;
-          if (pred[r] === original[r0 + r]) out.allTokensCorrect++;
+        for (let r0 = 0; r0 < M; r0 += EVAL_ROWS) {
+          const rows = Math.min(EVAL_ROWS, M - r0);
+          pred.set(tf.tidy(() => tf.argMax(mlmHead(this.config, this.weights, tf.slice(h, [r0, 0], [rows, -1])), 1).dataSync()), r0);
         }
-      }
-    });
-    return out;
+      });
+    } catch (e) {
+      rethrowOutOfMemory(e, OUT_OF_MEMORY);
+    }
+    return evalResultFrom(batch, masked, lossSum, top, k, pred);
   }
 
   async topK(batch: MlmBatch, positions: number[], k: number): Promise<TopKResult> {
@@ -283,27 +276,5 @@ export class TfjsEngine implements Engine {
   dispose(): void {
     this.dropTransposes();
     for (const v of this.vars) v.dispose();
-  }
-}
-
-function maskedPositions(b: MlmBatch): { positions: number[]; labels: Int32Array } {
-  const positions: number[] = [];
-  const labels: number[] = [];
-  for (let i = 0; i < b.labels.length; i++) {
-    if (b.labels[i] !== -100) {
-      positions.push(i);
-      labels.push(b.labels[i]!);
-    }
-  }
-  return { positions, labels: Int32Array.from(labels) };
-}
-
-function checkBatch(b: MlmBatch, c: BertConfig): void {
-  const n = b.batchSize * b.seqLen;
-  if (b.inputIds.length !== n || b.attentionMask.length !== n || b.labels.length !== n) {
-    throw new Error(`batch of ${b.batchSize}×${b.seqLen} has arrays of length ${b.inputIds.length}/${b.attentionMask.length}/${b.labels.length}`);
-  }
-  if (b.seqLen > c.max_position_embeddings) {
-    throw new Error(`sequence length ${b.seqLen} exceeds max_position_embeddings ${c.max_position_embeddings}`);
   }
 }

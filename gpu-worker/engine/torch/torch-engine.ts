@@ -12,7 +12,11 @@ import type {
   OptimizerStep,
   TopKResult,
 } from '../engine.ts';
+import { checkBatch, evalResultFrom, maskedPositions, rethrowOutOfMemory } from '../batch-outputs.ts';
 import { loadTorchAddon, type NativeTorchEngine } from './native.ts';
+
+/** How libtorch words running out of memory (CPU allocator, CUDA caching allocator). */
+const OUT_OF_MEMORY = /can't allocate memory|out of memory|CUBLAS_STATUS_ALLOC_FAILED/i;
 
 export interface TorchEngineOptions {
   config: BertConfig;
@@ -104,7 +108,12 @@ export class TorchEngine implements Engine {
     const hi = train ? this.rng.nextUint32() : 0;
     const lo = train ? this.rng.nextUint32() : 0;
     const b = inputs(batch, this.config);
-    const lossSum = this.n.forwardBackward(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, positions, labels, train, hi, lo);
+    let lossSum = 0;
+    try {
+      lossSum = this.n.forwardBackward(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, positions, labels, train, hi, lo);
+    } catch (e) {
+      rethrowOutOfMemory(e, OUT_OF_MEMORY);
+    }
     return { lossSum, maskedTokens: positions.length };
   }
 
@@ -124,31 +133,16 @@ export class TorchEngine implements Engine {
   }
 
   async evaluate(batch: MlmBatch): Promise<EvalResult> {
-    const { positions, labels } = maskedPositions(batch);
-    const original = Int32Array.from(batch.inputIds);
-    positions.forEach((p, i) => (original[p] = labels[i]!));
+    const masked = maskedPositions(batch);
     const k = Math.min(10, this.config.vocab_size);
     const b = inputs(batch, this.config);
-    const r = this.n.evaluate(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, positions, labels, k);
-    const out: EvalResult = {
-      lossSum: r.lossSum,
-      maskedTokens: positions.length,
-      labels,
-      top1: new Int32Array(positions.length),
-      top10Hit: new Uint8Array(positions.length),
-      allTokensCorrect: 0,
-      allTokensCount: 0,
-    };
-    for (let i = 0; i < positions.length; i++) {
-      out.top1[i] = r.top[i * k]!;
-      for (let j = 0; j < k; j++) if (r.top[i * k + j] === labels[i]) out.top10Hit[i] = 1;
+    let r: { lossSum: number; top: Int32Array; pred: Int32Array };
+    try {
+      r = this.n.evaluate(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, masked.positions, masked.labels, k);
+    } catch (e) {
+      rethrowOutOfMemory(e, OUT_OF_MEMORY);
     }
-    for (let i = 0; i < r.pred.length; i++) {
-      if (!batch.attentionMask[i]) continue;
-      out.allTokensCount++;
-      if (r.pred[i] === original[i]) out.allTokensCorrect++;
-    }
-    return out;
+    return evalResultFrom(batch, masked, r.lossSum, r.top, k, r.pred);
   }
 
   async topK(batch: MlmBatch, positions: number[], k: number): Promise<TopKResult> {
@@ -217,27 +211,8 @@ export class TorchEngine implements Engine {
   }
 }
 
-function maskedPositions(b: MlmBatch): { positions: Int32Array; labels: Int32Array } {
-  let count = 0;
-  for (let i = 0; i < b.labels.length; i++) if (b.labels[i] !== -100) count++;
-  const positions = new Int32Array(count);
-  const labels = new Int32Array(count);
-  for (let i = 0, j = 0; i < b.labels.length; i++) {
-    if (b.labels[i] !== -100) {
-      positions[j] = i;
-      labels[j++] = b.labels[i]!;
-    }
-  }
-  return { positions, labels };
-}
-
 function inputs(b: MlmBatch, c: BertConfig): { ids: Int32Array; tt: Int32Array; am: Int32Array } {
+  checkBatch(b, c);
   const n = b.batchSize * b.seqLen;
-  if (b.inputIds.length !== n || b.attentionMask.length !== n || b.labels.length !== n) {
-    throw new Error(`batch of ${b.batchSize}×${b.seqLen} has arrays of length ${b.inputIds.length}/${b.attentionMask.length}/${b.labels.length}`);
-  }
-  if (b.seqLen > c.max_position_embeddings) {
-    throw new Error(`sequence length ${b.seqLen} exceeds max_position_embeddings ${c.max_position_embeddings}`);
-  }
   return { ids: b.inputIds, tt: b.tokenTypeIds ?? new Int32Array(n), am: b.attentionMask };
 }
