@@ -118,13 +118,15 @@ export class GradpoolClient {
           push({ type: 'status', state: s.state, message: s.message });
         }
         while (buffered.length) yield buffered.shift()!;
+        // A final state may be newer than the job read above: read the job again for its outcome.
+        const done = state === 'completed' || state === 'failed' ? await Job.fromId(this.queue, id) : job;
         if (state === 'completed') {
-          yield { type: 'completed', result: fromRunResultJson(job.returnvalue) };
+          yield { type: 'completed', result: fromRunResultJson(done?.returnvalue ?? job.returnvalue) };
           return;
         }
         // A job BullMQ will retry sits in waiting/delayed, so "failed" is final (UnrecoverableError included).
         if (state === 'failed') {
-          yield { type: 'failed', reason: job.failedReason };
+          yield { type: 'failed', reason: done?.failedReason ?? job.failedReason ?? 'unknown' };
           return;
         }
         await new Promise<void>((r) => {

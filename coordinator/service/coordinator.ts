@@ -138,8 +138,11 @@ export class Coordinator {
     // A run this coordinator (or a predecessor) already dispatched: pick up where it is.
     const attemptKey = this.keys.attempt(runId);
     let attempt = Number((await this.redis.get(attemptKey)) ?? 0);
-    let resume = service.resume || attempt > 0;
-    if (!resume && existsSync(runPaths(spec.runDir).last)) {
+    // Resume from a checkpoint only if one exists: a run taken over before any
+    // rank wrote last.pth (e.g. while its gang was assembling) starts fresh.
+    const hasCheckpoint = existsSync(runPaths(spec.runDir).last);
+    let resume = service.resume || (attempt > 0 && hasCheckpoint);
+    if (!resume && hasCheckpoint) {
       const msg = `${spec.runDir} already holds a run: submit with resume: true, or choose another name`;
       await this.status(runId, 'FAILED', msg);
       throw new UnrecoverableError(msg);
