@@ -3,11 +3,11 @@
 // the libtorch engine, the tfjs wasm engine and the Python PyTorch loop.
 // Usage: npm run bench:engines [-- --iters N] [-- --no-wasm]
 import { Rng } from '../common/rng.ts';
-import type { Engine, MlmBatch } from '../gpu-worker/engine/engine.ts';
-import { TfjsEngine } from '../gpu-worker/engine/tfjs/tfjs-engine.ts';
-import { tryLoadTorchAddon } from '../gpu-worker/engine/torch/native.ts';
-import { TorchEngine } from '../gpu-worker/engine/torch/torch-engine.ts';
-import { resolveBertConfig, type BertConfig } from '../gpu-worker/model/bert-config.ts';
+import type { Engine, MlmBatch } from '../engine/engine.ts';
+import { TfjsEngine } from '../engine/tfjs/tfjs-engine.ts';
+import { tryLoadTorchAddon } from '../engine/torch/native.ts';
+import { TorchEngine } from '../engine/torch/torch-engine.ts';
+import { resolveBertConfig, type BertConfig } from '../model/bert-config.ts';
 import { randomBatch } from '../test/helpers/tiny-model.ts';
 import { runTorchPeer } from './peer.ts';
 

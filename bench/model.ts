@@ -1,8 +1,8 @@
 // npm run bench:model — one training micro-step (forward + backward) of our
 // tfjs engine against the PyTorch reference in the same run, same threads (1).
 // Usage: npm run bench:model [-- --iters N] [-- --no-cpu]
-import { TfjsEngine } from '../gpu-worker/engine/tfjs/tfjs-engine.ts';
-import { resolveBertConfig, type BertConfig } from '../gpu-worker/model/bert-config.ts';
+import { TfjsEngine } from '../engine/tfjs/tfjs-engine.ts';
+import { resolveBertConfig, type BertConfig } from '../model/bert-config.ts';
 import { randomBatch } from '../test/helpers/tiny-model.ts';
 import { runTorchPeer } from './peer.ts';
 import { Rng } from '../common/rng.ts';

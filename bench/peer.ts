@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { torchPython, scratchDir } from '../test/helpers/torch-reference.ts';
-import type { BertConfig } from '../gpu-worker/model/bert-config.ts';
+import type { BertConfig } from '../model/bert-config.ts';
 
 const SCRIPT = new URL('./torch_step.py', import.meta.url).pathname;
 

@@ -3,13 +3,13 @@
 // PyTorch training loop doing the same work, in the same run (1 thread each).
 // Also: the trainer's own overhead (data, masking, logging) as a share of step time.
 import { join } from 'node:path';
-import { prepareRun } from '../coordinator/prepare-run.ts';
-import { validateJob } from '../coordinator/job/validate-job.ts';
-import { createEngine } from '../gpu-worker/engine/create-engine.ts';
-import type { Engine } from '../gpu-worker/engine/engine.ts';
-import { SingleProcessSync } from '../gpu-worker/trainer/gradient-sync.ts';
-import { RunLogger } from '../gpu-worker/trainer/run-logger.ts';
-import { trainRun } from '../gpu-worker/trainer/train-run.ts';
+import { prepareRun } from '../train/prepare-run.ts';
+import { validateJob } from '../spec/validate-job.ts';
+import { createEngine } from '../engine/create-engine.ts';
+import type { Engine } from '../engine/engine.ts';
+import { SingleProcessSync } from '../train/gradient-sync.ts';
+import { RunLogger } from '../train/run-logger.ts';
+import { trainRun } from '../train/train-run.ts';
 import { scratchDir } from '../test/helpers/torch-reference.ts';
 import { runTorchPeer } from './peer.ts';
 

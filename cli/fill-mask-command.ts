@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadTokenizer } from '../coordinator/tokenizer/load-tokenizer.ts';
-import type { Tokenizer } from '../coordinator/tokenizer/tokenizer.ts';
-import { loadTorchFile, stateDictOf } from '../gpu-worker/checkpoint/torch-file.ts';
-import { createEngine } from '../gpu-worker/engine/create-engine.ts';
-import { readBertConfig, type BertConfig } from '../gpu-worker/model/bert-config.ts';
-import { loadHfModel } from '../gpu-worker/model/hf-folder.ts';
-import type { StateDict } from '../common/state-dict.ts';
-import type { RunSpec } from '../gpu-worker/trainer/run-spec.ts';
-import { runPaths } from '../gpu-worker/trainer/run-spec.ts';
+import { loadTokenizer } from '../data/tokenizer/load-tokenizer.ts';
+import type { Tokenizer } from '../data/tokenizer/tokenizer.ts';
+import { loadTorchFile, stateDictOf } from '../model/formats/torch-file.ts';
+import { createEngine } from '../engine/create-engine.ts';
+import { readBertConfig, type BertConfig } from '../model/bert-config.ts';
+import { loadHfModel } from '../model/hf-folder.ts';
+import type { StateDict } from '../model/state-dict.ts';
+import type { RunSpec } from '../train/run-spec.ts';
+import { runPaths } from '../train/run-spec.ts';
 
 export interface FillMaskPrediction {
   /** Which [MASK] of the text, 0-based. */

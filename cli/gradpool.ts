@@ -2,10 +2,10 @@ import { flagString, parseArgs } from './args.ts';
 import { fillMask } from './fill-mask-command.ts';
 import { trainCommand } from './train-command.ts';
 import { coordinatorCommand, localClusterTrain, submitCommand, workerCommand } from './service-commands.ts';
-import { GradpoolClient } from '../coordinator/client/gradpool-client.ts';
-import { loadJobFile } from '../coordinator/job/validate-job.ts';
-import { prepareRun } from '../coordinator/prepare-run.ts';
-import { formatPlan } from '../coordinator/plan/plan-stages.ts';
+import { GradpoolClient } from '../coordinator/gradpool-client.ts';
+import { loadJobFile } from '../spec/validate-job.ts';
+import { prepareRun } from '../train/prepare-run.ts';
+import { formatPlan } from '../spec/plan-stages.ts';
 
 const USAGE = `gradpool — BERT masked-language-model training
 

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { redisOptions } from '../common/service-config.ts';
+import { redisOptions } from '../protocol/redis.ts';
 
 /**
  * Makes sure a Redis answers: the configured one if it does, else (for a

@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatSeconds } from '../common/progress.ts';
-import { serviceConfigFromEnv, type ServiceConfig } from '../common/service-config.ts';
-import { GradpoolClient, type SubmitOptions } from '../coordinator/client/gradpool-client.ts';
-import { Coordinator } from '../coordinator/service/coordinator.ts';
-import type { RunOutcome } from '../coordinator/service/coordinator.ts';
-import { RankWorker } from '../gpu-worker/service/rank-worker.ts';
+import { serviceConfigFromEnv, type ServiceConfig } from '../protocol/service-config.ts';
+import { GradpoolClient, type SubmitOptions } from '../coordinator/gradpool-client.ts';
+import { Coordinator } from '../coordinator/coordinator.ts';
+import type { RunOutcome } from '../coordinator/coordinator.ts';
+import { RankWorker } from '../gpu-worker/rank-worker.ts';
 import { ensureRedis } from './redis-check.ts';
 
 /** Runs until SIGINT/SIGTERM, then closes gracefully (a second signal exits at once). */
@@ -110,7 +110,7 @@ export async function localClusterTrain(path: string, workers: number, o: { engi
     redis.stop();
   };
   try {
-    const { loadJobFile } = await import('../coordinator/job/validate-job.ts');
+    const { loadJobFile } = await import('../spec/validate-job.ts');
     const job = loadJobFile(path);
     if (o.engine) job.engine = o.engine;
     if (o.name) job.name = o.name;

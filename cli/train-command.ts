@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { loadJobFile } from '../coordinator/job/validate-job.ts';
-import { prepareRun } from '../coordinator/prepare-run.ts';
-import { createRunEngine } from '../gpu-worker/trainer/run-engine.ts';
-import { SingleProcessSync } from '../gpu-worker/trainer/gradient-sync.ts';
-import { runPaths, type RunSpec } from '../gpu-worker/trainer/run-spec.ts';
-import { readSavedRun, writeSavedParams } from '../gpu-worker/trainer/saved-params.ts';
-import { trainRun, type TrainResult } from '../gpu-worker/trainer/train-run.ts';
+import { loadJobFile } from '../spec/validate-job.ts';
+import { prepareRun } from '../train/prepare-run.ts';
+import { createRunEngine } from '../train/run-engine.ts';
+import { SingleProcessSync } from '../train/gradient-sync.ts';
+import { runPaths, type RunSpec } from '../train/run-spec.ts';
+import { readSavedRun, writeSavedParams } from '../train/saved-params.ts';
+import { trainRun, type TrainResult } from '../train/train-run.ts';
 
 export interface TrainCommandOptions {
   /** A job file, or a run folder with --resume. */

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { readCorpus, type CorpusRow } from '../../coordinator/data/corpus-readers.ts';
+import { readCorpus, type CorpusRow } from '../../data/corpus-readers.ts';
 import { scratchDir } from '../helpers/torch-reference.ts';
 
 async function rows(path: string, opts = {}): Promise<CorpusRow[]> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../../common/rng.ts';
-import { maskTokens, type MaskingOptions } from '../../gpu-worker/data/masking.ts';
+import { maskTokens, type MaskingOptions } from '../../data/masking.ts';
 
 const special = new Set([0, 100, 101, 102, 103]);
 const opts: MaskingOptions = { mlmProbability: 0.15, wholeWord: false, maskId: 103, vocabSize: 30522, specialIds: special };

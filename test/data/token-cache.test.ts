@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BlockDataset } from '../../coordinator/data/blocks.ts';
-import { tokenizeCorpus } from '../../coordinator/data/tokenize-corpus.ts';
-import { TokenCache } from '../../coordinator/data/token-cache.ts';
-import { loadTokenizer } from '../../coordinator/tokenizer/load-tokenizer.ts';
+import { BlockDataset } from '../../data/blocks.ts';
+import { tokenizeCorpus } from '../../data/tokenize-corpus.ts';
+import { TokenCache } from '../../data/token-cache.ts';
+import { loadTokenizer } from '../../data/tokenizer/load-tokenizer.ts';
 import { scratchDir } from '../helpers/torch-reference.ts';
 
 const tokenizer = loadTokenizer(new URL('../fixtures/bert-base-uncased/vocab.txt', import.meta.url).pathname);

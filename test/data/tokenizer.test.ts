@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { HfJsonTokenizer } from '../../coordinator/tokenizer/hf-json-tokenizer.ts';
-import { loadTokenizer } from '../../coordinator/tokenizer/load-tokenizer.ts';
-import { WordPieceTokenizer } from '../../coordinator/tokenizer/wordpiece.ts';
+import { HfJsonTokenizer } from '../../data/tokenizer/hf-json-tokenizer.ts';
+import { loadTokenizer } from '../../data/tokenizer/load-tokenizer.ts';
+import { WordPieceTokenizer } from '../../data/tokenizer/wordpiece.ts';
 
 const BERT = new URL('../fixtures/bert-base-uncased/', import.meta.url).pathname;
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { buildWordPieceVocab, trainWordPiece } from '../../coordinator/tokenizer/train-wordpiece.ts';
-import { WordPieceTokenizer } from '../../coordinator/tokenizer/wordpiece.ts';
+import { buildWordPieceVocab, trainWordPiece } from '../../data/tokenizer/train-wordpiece.ts';
+import { WordPieceTokenizer } from '../../data/tokenizer/wordpiece.ts';
 import { scratchDir } from '../helpers/torch-reference.ts';
 
 test('merges follow pair frequency; specials, characters and ## pieces come first', () => {

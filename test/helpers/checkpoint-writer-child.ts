@@ -1,6 +1,6 @@
 // Child process for the crash-safety test: rewrites one .pth file in a loop,
 // each version filled with its own number, until it is killed.
-import { saveTorchFile } from '../../gpu-worker/checkpoint/torch-file.ts';
+import { saveTorchFile } from '../../model/formats/torch-file.ts';
 
 const path = process.argv[2]!;
 const n = 4_000_000;

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateJob } from '../../coordinator/job/validate-job.ts';
-import type { Job } from '../../coordinator/job/job-spec.ts';
+import { validateJob } from '../../spec/validate-job.ts';
+import type { Job } from '../../spec/job-spec.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { maskedCrc } from '../../gpu-worker/metrics/tensorboard.ts';
+import { maskedCrc } from '../../train/metrics/tensorboard.ts';
 
 /**
  * An independent decoder for TensorBoard event files: TFRecord framing with

@@ -1,6 +1,6 @@
 import { Rng } from '../../common/rng.ts';
-import type { MlmBatch } from '../../gpu-worker/engine/engine.ts';
-import { resolveBertConfig, type BertConfig } from '../../gpu-worker/model/bert-config.ts';
+import type { MlmBatch } from '../../engine/engine.ts';
+import { resolveBertConfig, type BertConfig } from '../../model/bert-config.ts';
 
 /** A BERT small enough for the pure-JS cpu backend, big enough to exercise every path. */
 export function tinyConfig(over: Partial<BertConfig> = {}): BertConfig {

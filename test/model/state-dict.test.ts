@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readSafetensors } from '../../common/safetensors.ts';
-import type { StateDict } from '../../common/state-dict.ts';
-import { TfjsEngine } from '../../gpu-worker/engine/tfjs/tfjs-engine.ts';
-import { loadHfModel, saveHfModel } from '../../gpu-worker/model/hf-folder.ts';
-import { bertParamSpecs, initBertWeights, matchStateDict } from '../../gpu-worker/model/parameters.ts';
+import { readSafetensors } from '../../model/formats/safetensors.ts';
+import type { StateDict } from '../../model/state-dict.ts';
+import { TfjsEngine } from '../../engine/tfjs/tfjs-engine.ts';
+import { loadHfModel, saveHfModel } from '../../model/hf-folder.ts';
+import { bertParamSpecs, initBertWeights, matchStateDict } from '../../model/parameters.ts';
 import { tinyConfig } from '../helpers/tiny-model.ts';
 import { scratchDir } from '../helpers/torch-reference.ts';
 

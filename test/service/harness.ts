@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { GradpoolClient } from '../../coordinator/client/gradpool-client.ts';
-import { redisOptions } from '../../common/service-config.ts';
+import { GradpoolClient } from '../../coordinator/gradpool-client.ts';
+import { redisOptions } from '../../protocol/redis.ts';
 
 const BIN = new URL('../../bin/gradpool.js', import.meta.url).pathname;
 export const REDIS_URL = process.env.GRADPOOL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -4,7 +4,7 @@
 //
 // One translation unit on purpose: libtorch headers are heavy, and this keeps
 // a 2-core build to a single compile. The TypeScript side
-// (gpu-worker/engine/torch/) owns names, strict state-dict matching and the
+// (engine/torch/) owns names, strict state-dict matching and the
 // dropout RNG stream; this file only sees flat buffers in bertParamSpecs order.
 #include <napi.h>
 

@@ -1,0 +1,188 @@
+import { Job, Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { serviceKeys } from '../protocol/keys.ts';
+import { connectRedis, logRedisErrors, queueConnection } from '../protocol/redis.ts';
+import { serviceConfigFromEnv, type ServiceConfig } from '../protocol/service-config.ts';
+import type { Job as TrainingJob } from '../spec/job-spec.ts';
+import { jobToEnvelope } from '../protocol/job-envelope.ts';
+import { fromProgressJson, fromRunResultJson, type JobStateName, type JobStatusJson, type ProgressJson } from '../protocol/messages.ts';
+import { JOB_NAME, JOBS_QUEUE } from '../protocol/queues.ts';
+import { loadJobFile, validateJob } from '../spec/validate-job.ts';
+import type { RunOutcome } from './coordinator.ts';
+import { getRunStatus } from '../protocol/run-status.ts';
+
+/**
+ * The typed client other services (and the CLI) use:
+ *
+ *   const client = new GradpoolClient();               // GRADPOOL_REDIS_URL, GRADPOOL_PREFIX
+ *   const id = await client.submit('job.yaml', { worldSize: 2 });
+ *   for await (const e of client.events(id)) console.log(e);
+ *   const result = await client.result(id);
+ *
+ * Jobs are validated here (field paths in the error) and again by the
+ * coordinator, which also accepts jobs enqueued by other clients (proto/README.md).
+ */
+export interface SubmitOptions {
+  /** Ranks; 0 (default) = every free worker when the run starts. */
+  worldSize?: number;
+  /** BullMQ priority: 1 is served first; default none. */
+  priority?: number;
+  /** Continue an existing run folder from its last.pth. */
+  resume?: boolean;
+  /** A caller-chosen unique id; default: the job name plus a timestamp. */
+  id?: string;
+}
+
+export type RunEvent =
+  | { type: 'status'; state: JobStateName; message: string }
+  | { type: 'progress'; progress: ProgressJson }
+  | { type: 'completed'; result: RunOutcome }
+  | { type: 'failed'; reason: string };
+
+export interface RunSummary {
+  id: string;
+  name: string;
+  state: JobStateName;
+  message: string;
+  createdAtMs: number;
+}
+
+export class GradpoolClient {
+  readonly config: ServiceConfig;
+  private readonly queue: Queue;
+  private readonly redis: Redis;
+  private events_: QueueEvents | null = null;
+
+  /** `log` receives Redis connection problems (default: stderr, one line per distinct error a minute). */
+  constructor(config: Partial<ServiceConfig> = {}, private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)) {
+    this.config = serviceConfigFromEnv(config);
+    this.queue = new Queue(JOBS_QUEUE, { connection: queueConnection(this.config.redisUrl), prefix: this.config.prefix });
+    logRedisErrors(this.queue, 'gradpool client', this.log);
+    this.redis = connectRedis(this.config.redisUrl, 'gradpool client', this.log);
+  }
+
+  private async queueEvents(): Promise<QueueEvents> {
+    if (!this.events_) {
+      this.events_ = new QueueEvents(JOBS_QUEUE, { connection: queueConnection(this.config.redisUrl), prefix: this.config.prefix });
+      logRedisErrors(this.events_, 'gradpool client events', this.log);
+      await this.events_.waitUntilReady();
+    }
+    return this.events_;
+  }
+
+  /** Validates and enqueues a job (a job file path, a raw job object, or a validated Job); returns its id. */
+  async submit(job: string | TrainingJob | Record<string, unknown>, o: SubmitOptions = {}): Promise<string> {
+    const typed: TrainingJob = typeof job === 'string' ? loadJobFile(job) : validateJob(job, 'job');
+    const id = o.id ?? `${typed.name}-${Date.now().toString(36)}`;
+    const envelope = jobToEnvelope(typed, { world_size: o.worldSize ?? 0, priority: o.priority ?? 0, resume: o.resume ?? false }, 'json');
+    await this.queue.add(JOB_NAME, envelope, {
+      jobId: id,
+      priority: o.priority && o.priority > 0 ? o.priority : undefined,
+      attempts: 3,
+      backoff: { type: 'fixed', delay: 5000 },
+    });
+    const now = String(Date.now());
+    await this.redis.hset(serviceKeys(this.config.prefix).status(id), { state: 'QUEUED', message: '', updated_at_ms: now, created_at_ms: now });
+    return id;
+  }
+
+  /** gradpool.v1.JobStatus of a run. */
+  async status(id: string): Promise<JobStatusJson> {
+    const s = await getRunStatus(this.redis, this.config.prefix, id);
+    const job = await Job.fromId(this.queue, id);
+    if (!s && !job) throw new Error(`no run ${id}`);
+    const base: JobStatusJson = s ?? {
+      id, state: 'QUEUED', message: '', updated_at_ms: job!.timestamp, created_at_ms: job!.timestamp, started_at_ms: 0, finished_at_ms: 0,
+    };
+    if (job && (await job.getState()) === 'failed' && base.state !== 'FAILED') return { ...base, state: 'FAILED', message: job.failedReason };
+    return base;
+  }
+
+  /** Status changes and rank 0's progress until the run completes or fails. */
+  async *events(id: string, pollMs = 1000): AsyncGenerator<RunEvent> {
+    const ev = await this.queueEvents();
+    const buffered: RunEvent[] = [];
+    let wake: (() => void) | null = null;
+    const push = (e: RunEvent) => {
+      buffered.push(e);
+      wake?.();
+    };
+    const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
+      if (jobId === id) push({ type: 'progress', progress: fromProgressJson(data) });
+    };
+    ev.on('progress', onProgress);
+    let lastState = '';
+    try {
+      for (;;) {
+        const job = await Job.fromId(this.queue, id);
+        if (!job) throw new Error(`no run ${id}`);
+        const state = await job.getState();
+        const s = await getRunStatus(this.redis, this.config.prefix, id);
+        if (s && `${s.state}|${s.message}` !== lastState && s.state !== 'RUNNING') {
+          lastState = `${s.state}|${s.message}`;
+          push({ type: 'status', state: s.state, message: s.message });
+        }
+        while (buffered.length) yield buffered.shift()!;
+        // A final state may be newer than the job read above: read the job again for its outcome.
+        const done = state === 'completed' || state === 'failed' ? await Job.fromId(this.queue, id) : job;
+        if (state === 'completed') {
+          yield { type: 'completed', result: fromRunResultJson(done?.returnvalue ?? job.returnvalue) };
+          return;
+        }
+        // A job BullMQ will retry sits in waiting/delayed, so "failed" is final (UnrecoverableError included).
+        if (state === 'failed') {
+          yield { type: 'failed', reason: done?.failedReason ?? job.failedReason ?? 'unknown' };
+          return;
+        }
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, pollMs);
+        });
+        wake = null;
+      }
+    } finally {
+      ev.off('progress', onProgress);
+    }
+  }
+
+  /** Waits for the run to end; resolves with its outcome, rejects with its failure. */
+  async result(id: string): Promise<RunOutcome> {
+    for await (const e of this.events(id)) {
+      if (e.type === 'completed') return e.result;
+      if (e.type === 'failed') throw new Error(`run ${id} failed: ${e.reason}`);
+    }
+    throw new Error(`run ${id}: event stream ended`);
+  }
+
+  /** Stops a run within seconds (it checkpoints first); a run still queued is removed. */
+  async cancel(id: string): Promise<void> {
+    const k = serviceKeys(this.config.prefix);
+    await this.redis.set(k.cancel(id), '1', 'EX', 7 * 86400);
+    const job = await Job.fromId(this.queue, id);
+    if (!job) throw new Error(`no run ${id}`);
+    const state = await job.getState();
+    if (state === 'waiting' || state === 'prioritized' || state === 'delayed') {
+      await job.remove();
+      await this.redis.hset(k.status(id), { state: 'CANCELLED', message: 'cancelled while queued', updated_at_ms: String(Date.now()), finished_at_ms: String(Date.now()) });
+    }
+  }
+
+  /** Recent runs, newest first. */
+  async runs(limit = 50): Promise<RunSummary[]> {
+    const jobs = await this.queue.getJobs(['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'], 0, limit - 1);
+    const out: RunSummary[] = [];
+    for (const j of jobs) {
+      if (!j?.id) continue;
+      const s = await getRunStatus(this.redis, this.config.prefix, j.id);
+      const payload = (j.data as { payload?: { name?: string } }).payload;
+      out.push({ id: j.id, name: payload?.name ?? '', state: s?.state ?? 'QUEUED', message: s?.message ?? '', createdAtMs: j.timestamp });
+    }
+    return out.sort((a, b) => b.createdAtMs - a.createdAtMs);
+  }
+
+  async close(): Promise<void> {
+    await this.events_?.close();
+    await this.queue.close();
+    this.redis.disconnect();
+  }
+}

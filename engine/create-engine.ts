@@ -1,0 +1,37 @@
+import type { StateDict } from '../model/state-dict.ts';
+import type { BertConfig } from '../model/bert-config.ts';
+import type { Engine } from './engine.ts';
+import { TfjsEngine } from './tfjs/tfjs-engine.ts';
+import { tryLoadTorchAddon } from './torch/native.ts';
+import { TorchEngine } from './torch/torch-engine.ts';
+
+/**
+ * Engine choice, the one place that knows the implementations: "auto" takes
+ * the libtorch engine when its addon is built and loads (native/torch/build.mjs),
+ * else the best tfjs backend this machine has (tensorflow, else wasm, else cpu);
+ * "torch" forces libtorch; "wasm" / "cpu" / "tensorflow" force a tfjs backend.
+ */
+export type EngineName = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'torch';
+
+export interface CreateEngineOptions {
+  config: BertConfig;
+  weights?: StateDict;
+  weightsSource?: string;
+  seed: number;
+}
+
+export async function createEngine(name: string, o: CreateEngineOptions): Promise<Engine> {
+  switch (name) {
+    case 'auto':
+      if (tryLoadTorchAddon().addon) return TorchEngine.create(o);
+      return TfjsEngine.create({ ...o, backend: name });
+    case 'wasm':
+    case 'cpu':
+    case 'tensorflow':
+      return TfjsEngine.create({ ...o, backend: name });
+    case 'torch':
+      return TorchEngine.create(o);
+    default:
+      throw new Error(`unknown engine ${JSON.stringify(name)} (auto, wasm, cpu, tensorflow, torch)`);
+  }
+}

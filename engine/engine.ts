@@ -1,0 +1,118 @@
+import type { StateDict } from '../model/state-dict.ts';
+import type { BertConfig } from '../model/bert-config.ts';
+
+/**
+ * The one narrow surface between training code and tensors. The trainer,
+ * worker and coordinator see only this; tfjs tensors (or libtorch ones)
+ * never leave an engine. Buffers are laid out in `bertParamSpecs` order.
+ */
+
+/** A micro-batch of `batchSize` sequences of `seqLen` tokens, row-major. */
+export interface MlmBatch {
+  batchSize: number;
+  seqLen: number;
+  inputIds: Int32Array;
+  /** 0 for every token when absent. */
+  tokenTypeIds?: Int32Array;
+  /** 1 for real tokens, 0 for padding. */
+  attentionMask: Int32Array;
+  /** The original token at masked positions, -100 elsewhere. */
+  labels: Int32Array;
+}
+
+export interface EngineInfo {
+  /** "tfjs" or "torch". */
+  engine: string;
+  /** tfjs backend ("wasm", "cpu", "tensorflow") or torch device ("cpu", "cuda:0"). */
+  backend: string;
+  device: string;
+  dtype: string;
+  threads: number;
+  versions: Record<string, string>;
+}
+
+export interface ForwardBackwardResult {
+  /** Sum of the cross-entropy over this micro-batch's masked tokens. */
+  lossSum: number;
+  maskedTokens: number;
+}
+
+/** Hyper-parameters of one AdamW step (torch.optim.AdamW semantics). */
+export interface OptimizerStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Clip the global gradient norm to this; 0 = no clipping. */
+  maxGradNorm: number;
+  /**
+   * Multiplies the accumulated gradient before clipping, e.g. 1 / (masked
+   * tokens in the global batch) to turn summed losses into the mean.
+   */
+  gradScale: number;
+}
+
+export interface EvalResult {
+  lossSum: number;
+  maskedTokens: number;
+  /** Per masked position, in row-major order of the batch. */
+  labels: Int32Array;
+  top1: Int32Array;
+  top10Hit: Uint8Array;
+  /** Argmax over every non-pad position against the uncorrupted input. */
+  allTokensCorrect: number;
+  allTokensCount: number;
+}
+
+export interface TopKResult {
+  /** Flat positions (row * seqLen + col) that were asked for. */
+  positions: number[];
+  /** [positions.length * k] token ids, best first. */
+  ids: Int32Array;
+  probs: Float32Array;
+}
+
+export interface OptimizerState {
+  step: number;
+  /** First and second moments, flat in parameter order. */
+  expAvg: Float32Array;
+  expAvgSq: Float32Array;
+}
+
+export interface Engine {
+  readonly info: EngineInfo;
+  readonly config: BertConfig;
+  /** Number of parameters = length of the gradient buffer. */
+  readonly numParams: number;
+
+  /** Adds d(sum of masked-token CE)/dθ to the gradient buffer. Dropout on when `train`. */
+  forwardBackward(batch: MlmBatch, train: boolean): Promise<ForwardBackwardResult>;
+  /** The flat gradient buffer (host memory) the all-reduce works on in place. */
+  gradients(): Float32Array;
+  zeroGrad(): void;
+  /** Scales, clips and applies one AdamW step; returns the pre-clip gradient norm (after scaling). */
+  optimizerStep(h: OptimizerStep): Promise<{ gradNorm: number }>;
+
+  /** Dropout off. Metrics are computed from these outputs by the caller. */
+  evaluate(batch: MlmBatch): Promise<EvalResult>;
+  /** Top-k vocabulary predictions (softmax probabilities) at the given positions. */
+  topK(batch: MlmBatch, positions: number[], k: number): Promise<TopKResult>;
+  /** Logits [batch*seq, vocab] for every position: for parity tests and small batches. */
+  logits(batch: MlmBatch): Promise<Float32Array>;
+
+  /** Canonical-order state dict with Hugging Face names (copies). */
+  stateDict(): StateDict;
+  /** Strict: missing, unexpected or mis-shaped tensors throw, naming them. */
+  loadStateDict(sd: StateDict, source: string): void;
+  /** The flat parameters in canonical order (a copy), e.g. for a broadcast from rank 0. */
+  parameters(): Float32Array;
+  setParameters(flat: Float32Array): void;
+  optimizerState(): OptimizerState;
+  loadOptimizerState(s: OptimizerState): void;
+  /** Dropout randomness, for exact resume. */
+  rngState(): number[];
+  setRngState(s: number[]): void;
+
+  dispose(): void;
+}

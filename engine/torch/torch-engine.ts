@@ -1,0 +1,219 @@
+import { Rng } from '../../common/rng.ts';
+import type { StateDict } from '../../model/state-dict.ts';
+import type { BertConfig } from '../../model/bert-config.ts';
+import { bertParamSpecs, initBertWeights, matchStateDict, totalSize, type ParamSpec } from '../../model/parameters.ts';
+import type {
+  Engine,
+  EngineInfo,
+  EvalResult,
+  ForwardBackwardResult,
+  MlmBatch,
+  OptimizerState,
+  OptimizerStep,
+  TopKResult,
+} from '../engine.ts';
+import { checkBatch, evalResultFrom, maskedPositions } from '../batch-checks.ts';
+import { rethrowOutOfMemory } from '../out-of-memory.ts';
+import { loadTorchAddon, type NativeTorchEngine } from './native.ts';
+
+/** How libtorch words running out of memory (CPU allocator, CUDA caching allocator). */
+const OUT_OF_MEMORY = /can't allocate memory|out of memory|CUBLAS_STATUS_ALLOC_FAILED/i;
+
+export interface TorchEngineOptions {
+  config: BertConfig;
+  /** Start from these weights (strictly matched); else BERT's random init from `seed`. */
+  weights?: StateDict;
+  weightsSource?: string;
+  /** Seeds the init and the dropout stream. */
+  seed: number;
+  /** "cpu", "cuda", "cuda:N"; default GRADPOOL_TORCH_DEVICE, else cuda:0 when libtorch sees a GPU, else cpu. */
+  device?: string;
+  /** Intra-op threads (torch.set_num_threads, process-wide); default GRADPOOL_TORCH_THREADS, else 1. */
+  threads?: number;
+  /** bf16 autocast on CUDA (fp32 master weights and gradients); default true. Ignored on CPU. */
+  amp?: boolean;
+}
+
+/**
+ * The libtorch engine (native/torch/src/torch_engine.cc): the model runs as ATen
+ * ops over one flat fp32 parameter tensor; every parameter's .grad is a view into
+ * one flat gradient tensor, which on CPU is handed to JavaScript without a copy
+ * (the all-reduce works on it in place). The AdamW update is fused over the flat
+ * buffers. Names, strict loading and the dropout seed stream stay on this side,
+ * so checkpoints and RNG states move between this engine and the tfjs one.
+ */
+export class TorchEngine implements Engine {
+  readonly numParams: number;
+  private readonly specs: ParamSpec[];
+  private rng: Rng;
+  private native: NativeTorchEngine | undefined;
+  private gradView: Float32Array | undefined;
+
+  private constructor(
+    readonly config: BertConfig,
+    readonly info: EngineInfo,
+    native: NativeTorchEngine,
+    seed: number,
+  ) {
+    this.specs = bertParamSpecs(config);
+    this.numParams = totalSize(this.specs);
+    this.native = native;
+    this.rng = new Rng(seed).fork(0x0d0);
+  }
+
+  static async create(o: TorchEngineOptions): Promise<TorchEngine> {
+    const addon = loadTorchAddon();
+    const v = addon.versions();
+    const specs = bertParamSpecs(o.config);
+    const init = o.weights
+      ? matchStateDict(o.config, o.weights, o.weightsSource ?? 'weights').tensors
+      : initBertWeights(o.config, o.seed);
+    const flat = new Float32Array(totalSize(specs));
+    for (const s of specs) flat.set(init.get(s.name)!.data, s.offset);
+    const device = o.device ?? process.env.GRADPOOL_TORCH_DEVICE ?? (v.cuda && v.cudaDevices > 0 ? 'cuda:0' : 'cpu');
+    const threads = o.threads ?? (Number(process.env.GRADPOOL_TORCH_THREADS) || 1);
+    const amp = device.startsWith('cuda') && (o.amp ?? true);
+    const native = new addon.TorchEngine({
+      config: o.config as unknown as Record<string, unknown>,
+      specs: specs.map((s) => ({ offset: s.offset, size: s.size, shape: s.shape, decay: s.decay })),
+      params: flat,
+      device,
+      threads,
+      amp,
+    });
+    const info: EngineInfo = {
+      engine: 'torch',
+      backend: device,
+      device,
+      dtype: amp ? 'bfloat16 autocast (fp32 master)' : 'float32',
+      threads,
+      versions: {
+        libtorch: v.libtorch,
+        sdpa: String(v.sdpa && device.startsWith('cuda')),
+        parallel: /ATen parallel backend: (.*)/.exec(v.parallel)?.[1] ?? 'unknown',
+      },
+    };
+    return new TorchEngine(o.config, info, native, o.seed);
+  }
+
+  private get n(): NativeTorchEngine {
+    if (!this.native) throw new Error('engine torch: used after dispose()');
+    return this.native;
+  }
+
+  async forwardBackward(batch: MlmBatch, train: boolean): Promise<ForwardBackwardResult> {
+    const { positions, labels } = maskedPositions(batch);
+    if (positions.length === 0) return { lossSum: 0, maskedTokens: 0 };
+    // One seed per micro-batch from the engine's Rng (same stream shape as the tfjs engine):
+    // rngState() is that Rng's state, so a resume replays the same dropout masks.
+    const hi = train ? this.rng.nextUint32() : 0;
+    const lo = train ? this.rng.nextUint32() : 0;
+    const b = inputs(batch, this.config);
+    let lossSum = 0;
+    try {
+      lossSum = this.n.forwardBackward(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, positions, labels, train, hi, lo);
+    } catch (e) {
+      rethrowOutOfMemory(e, OUT_OF_MEMORY);
+    }
+    return { lossSum, maskedTokens: positions.length };
+  }
+
+  gradients(): Float32Array {
+    // The native side returns the same array every time; on CUDA the call also refreshes the host mirror.
+    this.gradView = this.n.gradients();
+    return this.gradView;
+  }
+
+  zeroGrad(): void {
+    this.n.zeroGrad();
+  }
+
+  async optimizerStep(h: OptimizerStep): Promise<{ gradNorm: number }> {
+    const gradNorm = this.n.optimizerStep(h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.maxGradNorm, h.gradScale);
+    return { gradNorm };
+  }
+
+  async evaluate(batch: MlmBatch): Promise<EvalResult> {
+    const masked = maskedPositions(batch);
+    const k = Math.min(10, this.config.vocab_size);
+    const b = inputs(batch, this.config);
+    let r: { lossSum: number; top: Int32Array; pred: Int32Array };
+    try {
+      r = this.n.evaluate(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, masked.positions, masked.labels, k);
+    } catch (e) {
+      rethrowOutOfMemory(e, OUT_OF_MEMORY);
+    }
+    return evalResultFrom(batch, masked, r.lossSum, r.top, k, r.pred);
+  }
+
+  async topK(batch: MlmBatch, positions: number[], k: number): Promise<TopKResult> {
+    const b = inputs(batch, this.config);
+    const r = this.n.topK(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, Int32Array.from(positions), k);
+    return { positions, ids: r.ids, probs: r.probs };
+  }
+
+  async logits(batch: MlmBatch): Promise<Float32Array> {
+    const b = inputs(batch, this.config);
+    return this.n.logits(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen);
+  }
+
+  stateDict(): StateDict {
+    const flat = this.n.getParameters();
+    const sd: StateDict = new Map();
+    for (const s of this.specs) sd.set(s.name, { shape: [...s.shape], data: flat.slice(s.offset, s.offset + s.size) });
+    return sd;
+  }
+
+  loadStateDict(sd: StateDict, source: string): void {
+    const { tensors } = matchStateDict(this.config, sd, source);
+    const flat = new Float32Array(this.numParams);
+    for (const s of this.specs) flat.set(tensors.get(s.name)!.data, s.offset);
+    this.n.setParameters(flat);
+  }
+
+  parameters(): Float32Array {
+    return this.n.getParameters();
+  }
+
+  setParameters(flat: Float32Array): void {
+    if (flat.length !== this.numParams) {
+      throw new Error(`setParameters: ${flat.length} values for a model of ${this.numParams} parameters`);
+    }
+    this.n.setParameters(flat);
+  }
+
+  optimizerState(): OptimizerState {
+    return this.n.getOptimizerState();
+  }
+
+  loadOptimizerState(s: OptimizerState): void {
+    if (s.expAvg.length !== this.numParams || s.expAvgSq.length !== this.numParams) {
+      throw new Error(`optimizer state has ${s.expAvg.length} moments for a model of ${this.numParams} parameters`);
+    }
+    this.n.setOptimizerState(s.step, s.expAvg, s.expAvgSq);
+  }
+
+  rngState(): number[] {
+    return this.rng.state();
+  }
+
+  setRngState(s: number[]): void {
+    this.rng = new Rng(s);
+  }
+
+  /** Diagnostics: `gradRebinds` counts backward passes whose gradients did not land in place. */
+  stats(): { gradRebinds: number; step: number } {
+    return this.n.stats();
+  }
+
+  dispose(): void {
+    this.native?.dispose();
+    this.native = undefined;
+  }
+}
+
+function inputs(b: MlmBatch, c: BertConfig): { ids: Int32Array; tt: Int32Array; am: Int32Array } {
+  checkBatch(b, c);
+  const n = b.batchSize * b.seqLen;
+  return { ids: b.inputIds, tt: b.tokenTypeIds ?? new Int32Array(n), am: b.attentionMask };
+}

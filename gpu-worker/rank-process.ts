@@ -1,0 +1,93 @@
+/**
+ * The process that does a rank's compute, forked by the worker for each rank
+ * job. Keeping the synchronous tfjs steps here leaves the worker's event loop
+ * free to renew its BullMQ lock, answer health checks and relay a cancel.
+ */
+import { Communicator, CollectiveError } from '../native/index.ts';
+import type { Engine } from '../engine/engine.ts';
+import { SingleProcessSync, type GradientSync } from '../train/gradient-sync.ts';
+import { createRunEngine } from '../train/run-engine.ts';
+import { writeSavedParams } from '../train/saved-params.ts';
+import { trainRun } from '../train/train-run.ts';
+import { CommunicatorSync } from './comm-sync.ts';
+import type { RankJobData } from '../protocol/rank-job.ts';
+import type { FromRank, ToRank } from './rank-ipc.ts';
+
+let stopRequested = false;
+const send = (m: FromRank) => process.send?.(m);
+
+async function runRank(job: RankJobData, redisUrl: string, prefix: string): Promise<void> {
+  const { spec, rank, worldSize } = job;
+  let comm: Communicator | null = null;
+  let engine: Engine | null = null;
+  try {
+    // Rank 0's initial weights are broadcast to the others, so only rank 0 reads init_from.
+    engine = await createRunEngine(spec, !job.resume && rank === 0);
+    send({ type: 'ready', engine: `${engine.info.engine}/${engine.info.backend}` });
+    let sync: GradientSync = new SingleProcessSync();
+    if (worldSize > 1) {
+      try {
+        // The rendezvous is the gang barrier: nobody trains until every rank has arrived.
+        comm = await Communicator.init({
+          backend: (process.env.GRADPOOL_COLLECTIVE as 'auto' | undefined) ?? 'auto',
+          rank,
+          worldSize,
+          runId: `${prefix}.${job.runId}.a${job.attempt}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 128),
+          rendezvous: { redisUrl },
+          rendezvousTimeoutMs: job.gangDeadlineMs,
+          // A rank may wait this long for rank 0 to evaluate or checkpoint; a dead peer is noticed at once.
+          timeoutMs: Number(process.env.GRADPOOL_COLLECTIVE_TIMEOUT_MS ?? 30 * 60_000),
+        });
+      } catch (e) {
+        const gang = e instanceof CollectiveError && e.code === 'RENDEZVOUS';
+        send({ type: 'failed', message: (e as Error).message, gang });
+        return;
+      }
+      sync = new CommunicatorSync(comm);
+    }
+    if (rank === 0) writeSavedParams(spec, engine.info, { world_size: worldSize, attempt: job.attempt });
+    const r = await trainRun(spec, {
+      engine,
+      sync,
+      resume: job.resume,
+      shouldStop: () => stopRequested,
+      onStep: (report) => {
+        if (rank === 0) send({ type: 'step', report, worldSize });
+      },
+    });
+    send({
+      type: 'done',
+      result: {
+        rank,
+        finished: r.state.finished,
+        stopReason: r.state.stopReason,
+        steps: r.state.globalStep,
+        runDir: spec.runDir,
+        bestCheckpoint: r.bestPath,
+        lastCheckpoint: r.lastPath,
+        hfDir: r.state.finished && r.state.best ? `${spec.runDir}/hf` : null,
+        firstEval: r.firstEval,
+        lastEval: r.lastEval,
+        best: r.state.best ? { metric: r.state.best.metric, value: r.state.best.value } : null,
+      },
+    });
+  } catch (e) {
+    send({ type: 'failed', message: (e as Error).stack ?? String(e), gang: false });
+  } finally {
+    await comm?.destroy().catch(() => {});
+    engine?.dispose();
+  }
+}
+
+process.on('message', (m: ToRank) => {
+  if (m.type === 'stop') stopRequested = true;
+  else if (m.type === 'start') {
+    runRank(m.job, m.redisUrl, m.prefix).then(
+      () => process.disconnect?.(),
+      () => process.disconnect?.(),
+    );
+  }
+});
+// The worker decides when to stop; a terminal's Ctrl-C reaches the whole group, so ask nicely once.
+process.on('SIGINT', () => (stopRequested = true));
+process.on('SIGTERM', () => (stopRequested = true));

@@ -1,0 +1,150 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { serviceKeys } from '../protocol/keys.ts';
+import { toProgressJson } from '../protocol/messages.ts';
+import { RANKS_QUEUE } from '../protocol/queues.ts';
+import type { RankJobData, RankResult } from '../protocol/rank-job.ts';
+import { connectRedis, logRedisErrors, queueConnection } from '../protocol/redis.ts';
+import type { ServiceConfig } from '../protocol/service-config.ts';
+import type { StepReport } from '../train/train-step.ts';
+import type { FromRank, ToRank } from './rank-ipc.ts';
+
+/**
+ * The worker's queue adapter: one BullMQ Worker (concurrency 1: one rank per
+ * GPU) on the ranks queue. Each rank job runs in a forked rank process, so
+ * this process's event loop only relays messages and renews the job lock:
+ * a step longer than the lock duration cannot make the job stall and run
+ * twice. A stalled job (this process died) is failed, not retried: the
+ * coordinator restarts the whole gang instead (maxStalledCount 0).
+ */
+export interface RankWorkerOptions {
+  config: ServiceConfig;
+  /** The GPU this worker owns (sets CUDA_VISIBLE_DEVICES for its rank processes); null on CPU. */
+  gpu: number | null;
+  /** BullMQ lock duration; renewed every half of it. Default 60 s (GRADPOOL_LOCK_MS). */
+  lockDurationMs?: number;
+  log?: (line: string) => void;
+}
+
+const RANK_PROCESS = new URL('./rank-process.ts', import.meta.url).pathname;
+
+export class RankWorker {
+  readonly id: string;
+  private worker: Worker | null = null;
+  private readonly redis: Redis;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private child: ChildProcess | null = null;
+  private busyWith: string | null = null;
+  private readonly keys;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly o: RankWorkerOptions) {
+    this.id = `${hostname()}-${o.gpu === null ? 'cpu' : `gpu${o.gpu}`}-${process.pid}`;
+    this.log = o.log ?? ((l) => process.stderr.write(`[worker ${this.id}] ${l}\n`));
+    this.redis = connectRedis(o.config.redisUrl, 'worker', this.log);
+    this.keys = serviceKeys(o.config.prefix);
+  }
+
+  async start(): Promise<void> {
+    const lockDuration = this.o.lockDurationMs ?? Number(process.env.GRADPOOL_LOCK_MS ?? 60_000);
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat().catch(() => {}), 3000);
+    this.worker = new Worker(RANKS_QUEUE, (job: Job<RankJobData>) => this.process(job), {
+      connection: queueConnection(this.o.config.redisUrl),
+      prefix: this.o.config.prefix,
+      concurrency: 1,
+      lockDuration,
+      stalledInterval: lockDuration,
+      maxStalledCount: 0,
+    });
+    logRedisErrors(this.worker, 'ranks queue', this.log);
+    await this.worker.waitUntilReady();
+    this.log(`ready (queue ${this.o.config.prefix}/${RANKS_QUEUE}, lock ${lockDuration} ms)`);
+  }
+
+  /** Registry entry the coordinator counts: alive while refreshed, busy while serving a rank. */
+  private async beat(): Promise<void> {
+    const entry = { id: this.id, host: hostname(), pid: process.pid, gpu: this.o.gpu, busy: this.busyWith, at: Date.now() };
+    await this.redis.set(this.keys.worker(this.id), JSON.stringify(entry), 'PX', 15_000);
+  }
+
+  private async process(job: Job<RankJobData>): Promise<RankResult> {
+    const d = job.data;
+    await this.redis.incr(this.keys.executions(job.id!));
+    this.busyWith = `${d.runId}#${d.rank}`;
+    await this.beat();
+    this.log(`rank ${d.rank}/${d.worldSize} of run ${d.runId} (attempt ${d.attempt})`);
+    const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
+    if (this.o.gpu !== null) env.CUDA_VISIBLE_DEVICES = String(this.o.gpu);
+    const child = fork(RANK_PROCESS, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = child;
+    const cancelPoll = setInterval(() => {
+      void this.redis.exists(this.keys.cancel(d.runId)).then((n) => {
+        if (n) child.send?.({ type: 'stop' } satisfies ToRank);
+      }, () => {});
+    }, 1000);
+    try {
+      return await new Promise<RankResult>((resolve, reject) => {
+        let settled = false;
+        child.on('message', (m: FromRank) => {
+          if (m.type === 'step') void job.updateProgress(progressOf(m.report, m.worldSize)).catch(() => {});
+          else if (m.type === 'done') {
+            settled = true;
+            resolve(m.result);
+          } else if (m.type === 'failed') {
+            settled = true;
+            reject(new Error(m.gang ? `gang start: ${m.message}` : m.message));
+          }
+        });
+        child.on('exit', (code, signal) => {
+          if (!settled) reject(new Error(`rank process died (${signal ?? `exit code ${code}`}) before reporting`));
+        });
+        child.send({ type: 'start', job: d, redisUrl: this.o.config.redisUrl, prefix: this.o.config.prefix } satisfies ToRank);
+      });
+    } finally {
+      clearInterval(cancelPoll);
+      if (child.exitCode === null && child.signalCode === null) {
+        await new Promise((r) => {
+          const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+          child.once('exit', () => r(clearTimeout(t)));
+        });
+      }
+      this.child = null;
+      this.busyWith = null;
+      await this.beat().catch(() => {});
+    }
+  }
+
+  /**
+   * Graceful stop (SIGTERM): ask the rank process to finish its step and
+   * checkpoint; the rank job then completes as "paused" and the coordinator
+   * resumes the run elsewhere. Then leave the queue.
+   */
+  async close(): Promise<void> {
+    this.child?.send?.({ type: 'stop' } satisfies ToRank);
+    await this.worker?.close();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.redis.del(this.keys.worker(this.id)).catch(() => {});
+    this.redis.disconnect();
+  }
+}
+
+/** A step report in the schema's form (gradpool.v1.Progress), the shape every reader gets. */
+function progressOf(r: StepReport, worldSize: number) {
+  return toProgressJson({
+    stage: r.stage,
+    step: r.step,
+    max_steps: r.maxSteps,
+    global_step: r.globalStep,
+    loss: r.loss,
+    lr: r.lr,
+    grad_norm: r.gradNorm,
+    tokens_per_s: r.tokensPerSec,
+    eta_s: r.etaSec,
+    step_s: r.seconds,
+    world_size: worldSize,
+    ...(r.eval ? { eval: r.eval } : {}),
+  });
+}

@@ -1,0 +1,55 @@
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-write.ts';
+import { readSafetensors, writeSafetensors } from './formats/safetensors.ts';
+import type { StateDict } from './state-dict.ts';
+import { readBertConfig, type BertConfig } from './bert-config.ts';
+import { matchStateDict } from './parameters.ts';
+
+/**
+ * A Hugging Face model folder: config.json + model.safetensors + vocab.txt
+ * and/or tokenizer.json. This is how users bring bert-base-uncased (or their
+ * own checkpoint) and how runs hand their best model back.
+ */
+export interface HfModel {
+  dir: string;
+  config: BertConfig & Record<string, unknown>;
+  /** Matched strictly against the config; tied decoder and pretraining extras dropped. */
+  weights: StateDict;
+  /** Names present in the file that the MLM model does not use (pooler, NSP head, tied copies). */
+  ignored: string[];
+}
+
+export function loadHfModel(dir: string): HfModel {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new Error(`${dir}: not a Hugging Face model folder (no config.json)`);
+  const config = readBertConfig(configPath);
+  const weightsPath = join(dir, 'model.safetensors');
+  if (!existsSync(weightsPath)) {
+    const hint = existsSync(join(dir, 'pytorch_model.bin'))
+      ? ' (it has pytorch_model.bin: convert it with `python -c "import torch, safetensors.torch as s; ' +
+        's.save_file(torch.load(\'pytorch_model.bin\'), \'model.safetensors\')"`)'
+      : '';
+    throw new Error(`${dir}: no model.safetensors${hint}`);
+  }
+  const { tensors } = readSafetensors(weightsPath);
+  const { tensors: weights, ignored } = matchStateDict(config, tensors, weightsPath);
+  return { dir, config, weights, ignored };
+}
+
+/** Tokenizer files that travel with a model folder. */
+export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+
+/**
+ * Writes config.json, model.safetensors (without the tied decoder copy, as
+ * save_pretrained does) and the tokenizer files found in `tokenizerDir`.
+ */
+export function saveHfModel(dir: string, config: BertConfig, weights: StateDict, tokenizerDir?: string): void {
+  mkdirSync(dir, { recursive: true });
+  const full = { architectures: ['BertForMaskedLM'], model_type: 'bert', ...config };
+  writeFileAtomic(join(dir, 'config.json'), Buffer.from(`${JSON.stringify(full, null, 2)}\n`));
+  writeSafetensors(join(dir, 'model.safetensors'), weights);
+  if (tokenizerDir) {
+    for (const f of TOKENIZER_FILES) if (existsSync(join(tokenizerDir, f))) copyFileSync(join(tokenizerDir, f), join(dir, f));
+  }
+}

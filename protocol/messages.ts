@@ -1,0 +1,66 @@
+import type { MlmMetrics } from '../train/metrics/mlm-metrics.ts';
+import { schemaJson } from './schema.ts';
+
+/** What travels back to producers: status, progress and results as gradpool.v1 JSON (snake_case). */
+export type JobStateName =
+  | 'JOB_STATE_UNSPECIFIED' | 'QUEUED' | 'PREPARING' | 'WAITING_FOR_WORKERS' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'PAUSED';
+
+/** gradpool.v1.EvalMetrics: the trainer's metrics travel as they are. */
+export type EvalMetricsJson = MlmMetrics;
+
+export interface ProgressJson {
+  stage: number;
+  step: number;
+  max_steps: number;
+  global_step: number;
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  tokens_per_s: number;
+  eta_s: number;
+  eval?: EvalMetricsJson;
+  world_size: number;
+  message: string;
+  step_s: number;
+}
+
+export interface JobStatusJson {
+  id: string;
+  state: JobStateName;
+  message: string;
+  progress?: ProgressJson;
+  updated_at_ms: number;
+  created_at_ms: number;
+  started_at_ms: number;
+  finished_at_ms: number;
+}
+
+export interface RunResultJson {
+  run_id: string;
+  run_dir: string;
+  best_checkpoint: string;
+  last_checkpoint: string;
+  hf_dir: string;
+  first_eval?: EvalMetricsJson;
+  last_eval?: EvalMetricsJson;
+  best_metric: string;
+  best_value?: number;
+  stop_reason: string;
+  steps: number;
+  finished: boolean;
+  cancelled: boolean;
+  world_size: number;
+  attempts: number;
+}
+
+/**
+ * Producer side: rejects unknown fields and wrong types; fills every unset
+ * scalar with its zero value (unset messages and best_value stay absent).
+ * Reader side (from*): the same, but unknown fields (a newer producer) are dropped.
+ */
+export const toProgressJson = (p: Partial<ProgressJson>) => schemaJson<ProgressJson>('Progress', p, true);
+export const toStatusJson = (s: Partial<JobStatusJson>) => schemaJson<JobStatusJson>('JobStatus', s, true);
+export const toRunResultJson = (r: Partial<RunResultJson>) => schemaJson<RunResultJson>('RunResult', r, true);
+export const fromProgressJson = (data: unknown) => schemaJson<ProgressJson>('Progress', data, false);
+export const fromStatusJson = (data: unknown) => schemaJson<JobStatusJson>('JobStatus', data, false);
+export const fromRunResultJson = (data: unknown) => schemaJson<RunResultJson>('RunResult', data, false);

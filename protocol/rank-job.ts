@@ -1,0 +1,33 @@
+import type { RunSpec } from '../train/run-spec.ts';
+import type { MlmMetrics } from '../train/metrics/mlm-metrics.ts';
+
+/**
+ * The contract between the coordinator and the workers: one RankJobData per
+ * rank travels as a BullMQ job on RANKS_QUEUE, and the job's return value is
+ * the rank's RankResult.
+ */
+export interface RankJobData {
+  runId: string;
+  attempt: number;
+  rank: number;
+  worldSize: number;
+  spec: RunSpec;
+  resume: boolean;
+  /** How long a rank waits for the others to arrive (the gang start deadline). */
+  gangDeadlineMs: number;
+}
+
+export interface RankResult {
+  rank: number;
+  /** The run ended (all stages, early stop, target); false = paused (stop request), resume later. */
+  finished: boolean;
+  stopReason: string | null;
+  steps: number;
+  runDir: string;
+  bestCheckpoint: string | null;
+  lastCheckpoint: string | null;
+  hfDir: string | null;
+  firstEval: MlmMetrics | null;
+  lastEval: MlmMetrics | null;
+  best: { metric: string; value: number } | null;
+}

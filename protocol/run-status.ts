@@ -1,0 +1,40 @@
+import type { Redis } from 'ioredis';
+import { serviceKeys } from './keys.ts';
+import { fromProgressJson, type JobStateName, type JobStatusJson } from './messages.ts';
+
+/** Lifecycle of a run, as gradpool.v1.JobState names it. */
+export type RunState = Exclude<JobStateName, 'JOB_STATE_UNSPECIFIED'>;
+
+const TTL_S = 30 * 24 * 3600;
+const FINAL: RunState[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+/**
+ * The run's status lives in a Redis hash next to its BullMQ job (which keeps
+ * the result): state, message, latest progress and the times that matter.
+ */
+export async function setRunStatus(redis: Redis, prefix: string, id: string, state: RunState, message = '', progress?: unknown): Promise<void> {
+  const key = serviceKeys(prefix).status(id);
+  const now = String(Date.now());
+  const fields: Record<string, string> = { state, message, updated_at_ms: now };
+  if (progress !== undefined && progress !== null) fields.progress = JSON.stringify(progress);
+  const tx = redis.multi().hset(key, fields).hsetnx(key, 'created_at_ms', now);
+  if (state === 'RUNNING') tx.hsetnx(key, 'started_at_ms', now);
+  if (FINAL.includes(state)) tx.hset(key, 'finished_at_ms', now);
+  await tx.expire(key, TTL_S).exec();
+}
+
+/** The status as gradpool.v1.JobStatus (JSON), or null if the run is unknown. */
+export async function getRunStatus(redis: Redis, prefix: string, id: string): Promise<JobStatusJson | null> {
+  const h = await redis.hgetall(serviceKeys(prefix).status(id));
+  if (!h.state) return null;
+  return {
+    id,
+    state: h.state as RunState,
+    message: h.message ?? '',
+    ...(h.progress ? { progress: fromProgressJson(JSON.parse(h.progress)) } : {}),
+    updated_at_ms: Number(h.updated_at_ms ?? 0),
+    created_at_ms: Number(h.created_at_ms ?? 0),
+    started_at_ms: Number(h.started_at_ms ?? 0),
+    finished_at_ms: Number(h.finished_at_ms ?? 0),
+  };
+}

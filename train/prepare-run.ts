@@ -1,0 +1,85 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { BlockDataset } from '../data/blocks.ts';
+import { tokenizeCorpus } from '../data/tokenize-corpus.ts';
+import type { Job } from '../spec/job-spec.ts';
+import { planStage } from '../spec/plan-stages.ts';
+import { loadTokenizer } from '../data/tokenizer/load-tokenizer.ts';
+import { isDirectory } from '../data/tokenizer/tokenizer.ts';
+import { buildWordPieceVocab } from '../data/tokenizer/train-wordpiece.ts';
+import { readBertConfig, resolveBertConfig, type BertConfig } from '../model/bert-config.ts';
+import type { RunSpec } from './run-spec.ts';
+
+/**
+ * The coordinator's half of a run, job spec → RunSpec: resolve the model
+ * config and tokenizer, build (or reuse) the token caches, and plan every
+ * stage for the given world size. Everything that can be wrong with a job is
+ * found here, before any rank starts.
+ */
+export async function prepareRun(job: Job, worldSize: number, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunSpec> {
+  const runDir = join(job.output_dir, job.name);
+
+  let tokenizerPath = job.tokenizer.path;
+  if (!tokenizerPath) {
+    const dir = join(runDir, 'tokenizer');
+    tokenizerPath = join(dir, 'vocab.txt');
+    if (!existsSync(tokenizerPath)) {
+      log(`tokenizer: building a ${job.tokenizer.build_vocab_size}-token WordPiece vocabulary from the training corpus`);
+      await buildWordPieceVocab({
+        files: job.corpus.train,
+        vocabSize: job.tokenizer.build_vocab_size,
+        out: tokenizerPath,
+        read: { field: job.corpus.field, column: job.corpus.column, maxChars: job.corpus.max_chars },
+      });
+    }
+  }
+  const tokenizer = loadTokenizer(tokenizerPath);
+  const tokenizerDir = isDirectory(tokenizerPath) ? tokenizerPath : dirname(tokenizerPath);
+
+  let modelConfig: BertConfig;
+  if (job.model.init_from) {
+    modelConfig = readBertConfig(join(job.model.init_from, 'config.json'));
+  } else {
+    const base = job.model.config_file ? readBertConfig(job.model.config_file) : {};
+    modelConfig = resolveBertConfig(
+      { vocab_size: tokenizer.vocabSize, pad_token_id: tokenizer.special.pad, ...base, ...job.model.config },
+      job.model.config_file || 'model.config',
+    );
+  }
+  if (tokenizer.vocabSize > modelConfig.vocab_size) {
+    throw new Error(
+      `model: vocab_size ${modelConfig.vocab_size} is smaller than the tokenizer's ${tokenizer.vocabSize} tokens (${tokenizerPath})`,
+    );
+  }
+  job.stages.forEach((s, i) => {
+    if (s.seq_len > modelConfig.max_position_embeddings) {
+      throw new Error(`stages[${i}].seq_len: ${s.seq_len} exceeds the model's max_position_embeddings ${modelConfig.max_position_embeddings}`);
+    }
+  });
+
+  const data = await tokenizeCorpus({
+    files: job.corpus.train,
+    validFiles: job.corpus.valid,
+    validRatio: job.corpus.valid_ratio,
+    splitSeed: job.seed,
+    tokenizer,
+    cacheDir: job.corpus.cache_dir,
+    read: { field: job.corpus.field, column: job.corpus.column, maxChars: job.corpus.max_chars },
+    maxBadFraction: job.corpus.max_bad_fraction,
+    log,
+  });
+  if (data.valid.numTokens === 0) throw new Error('corpus: the validation split is empty (more valid files or a larger valid_ratio)');
+  const plans = job.stages.map((s, i) => planStage(s, i, worldSize, new BlockDataset(data.train, s.seq_len, tokenizer.special).length));
+  return {
+    job,
+    runDir,
+    modelConfig,
+    initFrom: job.model.init_from || null,
+    tokenizerDir,
+    special: tokenizer.special,
+    trainCache: data.train.path,
+    validCache: data.valid.path,
+    cacheKey: data.key,
+    plans,
+  };
+}

@@ -1,0 +1,184 @@
+import { Rng } from '../common/rng.ts';
+import type { Engine } from '../engine/engine.ts';
+import { formatPlan } from '../spec/plan-stages.ts';
+import { saveHfModel } from '../model/hf-folder.ts';
+import { Checkpointer, type TrainerState } from './checkpointer.ts';
+import { evaluateAndJudge, evaluateOnRank0 } from './evaluate-and-judge.ts';
+import type { GradientSync } from './gradient-sync.ts';
+import type { MlmMetrics } from './metrics/mlm-metrics.ts';
+import { openRunContext, type RunContext } from './run-context.ts';
+import type { RunLogger } from './run-logger.ts';
+import type { RunSpec } from './run-spec.ts';
+import { mixSeed } from './sample-order.ts';
+import { openStageContext, type StageContext } from './stage-context.ts';
+import { EtaClock, trainStep, type StepReport } from './train-step.ts';
+
+export { TrainingError } from './failures.ts';
+export type { StepReport } from './train-step.ts';
+
+export interface TrainOptions {
+  engine: Engine;
+  sync: GradientSync;
+  /** Continue from checkpoints/last.pth. */
+  resume: boolean;
+  /** Called with each optimizer step's figures (the service forwards rank 0's as progress). */
+  onStep?: (s: StepReport) => void;
+  /** Checked once a step; true = stop after checkpointing (cancel, SIGTERM). */
+  shouldStop?: () => boolean;
+  /** Stop after this many optimizer steps of this invocation (tests, benchmarks). */
+  stepLimit?: number;
+  logger?: RunLogger;
+}
+
+export interface TrainResult {
+  state: TrainerState;
+  /** Per stage, the evaluation before its first step (stage 0 only when not resumed) and after its last. */
+  firstEval: MlmMetrics | null;
+  lastEval: MlmMetrics | null;
+  losses: number[];
+  stepSeconds: number[];
+  bestPath: string | null;
+  lastPath: string | null;
+}
+
+/** Why a stage's step loop ended. */
+type StageEnd = { kind: 'paused'; reason: string } | { kind: 'stopped'; reason: string } | { kind: 'completed' };
+
+/**
+ * The training loop every rank runs (nanoGPT-shaped, torchtitan's
+ * train()/train_step() split): for each stage, trainStep() until the plan's
+ * max steps, with evaluations (evaluateAndJudge) and checkpoints at their
+ * intervals; between stages the weights carry over and the optimizer starts
+ * fresh. Rank 0 alone evaluates, logs and writes.
+ */
+export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainResult> {
+  const run = openRunContext(spec, o);
+  const started = performance.now();
+  const state = o.resume ? resumedState(run) : await freshState(run);
+  run.engine.setRngState(state.engineRng);
+  const result: TrainResult = { state, firstEval: null, lastEval: null, losses: [], stepSeconds: [], bestPath: null, lastPath: null };
+  const budget = { steps: 0, limit: o.stepLimit ?? Infinity };
+
+  while (state.stage < spec.plans.length && !state.finished) {
+    const end = await trainStage(run, openStageContext(run, state.stage), state, result, o, budget);
+    if (end.kind === 'paused') {
+      state.stopReason = end.reason;
+      checkpoint(run, state, result);
+      run.log.event('pause', { reason: state.stopReason, stage: state.stage, step: state.step }, `run paused (${state.stopReason}); resume with --resume`);
+      break;
+    }
+    if (end.kind === 'completed' && state.stage + 1 < spec.plans.length) {
+      state.stage++;
+      state.step = 0;
+      state.microCursor = 0;
+      checkpoint(run, state, result);
+      continue;
+    }
+    state.finished = true;
+    state.stopReason = end.kind === 'stopped' ? end.reason : 'all stages done';
+    checkpoint(run, state, result);
+    if (run.rank0) run.log.event('end', { reason: state.stopReason, best: state.best }, `run ended: ${state.stopReason}`);
+  }
+  if (run.rank0 && state.best) result.bestPath = run.ckpt!.bestPath;
+  if (run.rank0 && state.finished && state.best) saveHfModel(run.paths.hf, spec.modelConfig, run.ckpt!.loadBest(), spec.tokenizerDir);
+  run.tb?.close();
+  run.log.event('done', { seconds: (performance.now() - started) / 1000, steps: budget.steps });
+  return result;
+}
+
+/** A new run: rank 0's initial weights on every rank (identical replicas). */
+async function freshState(run: RunContext): Promise<TrainerState> {
+  if (run.sync.worldSize > 1) {
+    const flat = run.engine.parameters();
+    await run.sync.broadcast(flat, 0);
+    run.engine.setParameters(flat);
+  }
+  return {
+    stage: 0,
+    step: 0,
+    microCursor: 0,
+    globalStep: 0,
+    best: null,
+    badEvals: 0,
+    engineRng: new Rng(mixSeed(run.job.seed, 0xd0, run.sync.rank)).state(),
+    finished: false,
+    stopReason: null,
+  };
+}
+
+/** Weights, moments and loop state from last.pth (every rank reads it from the shared run folder; rank 0 wrote it). */
+function resumedState(run: RunContext): TrainerState {
+  const c = (run.ckpt ?? new Checkpointer(run.paths.checkpoints, run.job.keep_last)).loadLast();
+  run.engine.loadStateDict(c.model, run.paths.last);
+  run.engine.loadOptimizerState(c.optimizer);
+  run.log.say(`resumed from ${run.paths.last}: stage ${c.state.stage}, step ${c.state.step}, ${c.state.globalStep} steps in all`);
+  return c.state;
+}
+
+/**
+ * The current stage's steps from where `state` is, with evaluations and
+ * checkpoints at their intervals; ends at the plan's last step (after a
+ * final evaluation), at an early stop, or paused (stop request, step budget).
+ */
+async function trainStage(
+  run: RunContext,
+  s: StageContext,
+  state: TrainerState,
+  result: TrainResult,
+  o: TrainOptions,
+  budget: { steps: number; limit: number },
+): Promise<StageEnd> {
+  const { plan, stage } = s;
+  if (state.step === 0 && state.microCursor === 0) await beginStage(run, s, state, result);
+  const clock = new EtaClock();
+  while (state.step < plan.maxSteps) {
+    const { report, stopRequested } = await trainStep(run, s, state, o.shouldStop?.() ?? false, clock);
+    budget.steps++;
+    result.losses.push(report.loss);
+    result.stepSeconds.push(report.seconds);
+    if (run.rank0) logStep(run, stage.log_interval, report);
+    let stop: string | null = null;
+    if (stage.eval_interval > 0 && state.step % stage.eval_interval === 0 && state.step < plan.maxSteps) {
+      const v = await evaluateAndJudge(run, s, state);
+      if (v.metrics) report.eval = result.lastEval = v.metrics;
+      stop = v.stop;
+      checkpoint(run, state, result);
+      clock.reset();
+    } else if (stage.checkpoint_interval > 0 && state.step % stage.checkpoint_interval === 0) {
+      checkpoint(run, state, result);
+    }
+    o.onStep?.(report);
+    // Let the event loop run once a step (IPC stop requests, timers) even when nothing else awaits I/O.
+    await new Promise((r) => setImmediate(r));
+    if (stopRequested) return { kind: 'paused', reason: 'stopped on request' };
+    if (budget.steps >= budget.limit) return { kind: 'paused', reason: 'step limit' };
+    if (stop !== null) return { kind: 'stopped', reason: stop };
+  }
+  const v = await evaluateAndJudge(run, s, state);
+  if (v.metrics) result.lastEval = v.metrics;
+  return v.stop === null ? { kind: 'completed' } : { kind: 'stopped', reason: v.stop };
+}
+
+/** A stage starts from the previous stage's weights with a fresh optimizer (like a new Trainer run), its plan shown and a first evaluation. */
+async function beginStage(run: RunContext, s: StageContext, state: TrainerState, result: TrainResult): Promise<void> {
+  const { engine } = run;
+  engine.loadOptimizerState({ step: 0, expAvg: new Float32Array(engine.numParams), expAvgSq: new Float32Array(engine.numParams) });
+  const e = engine.info;
+  if (run.rank0) run.log.say(formatPlan(s.plan, `${e.engine}/${e.backend} (${e.device}, ${e.dtype}, ${e.threads} thread${e.threads === 1 ? '' : 's'})`));
+  run.log.event('plan', { ...s.plan, engine: e });
+  const m = await evaluateOnRank0(run, s, state);
+  if (s.plan.stage === 0 && m) result.firstEval = m;
+}
+
+function logStep(run: RunContext, logInterval: number, r: StepReport): void {
+  run.tb!.scalars(r.globalStep, { 'train/loss': r.loss, 'train/lr': r.lr, 'train/grad_norm': r.gradNorm, 'train/tokens_per_s': r.tokensPerSec });
+  run.log.event('step', { ...r });
+  if (r.step % logInterval === 0 || r.step === r.maxSteps) run.log.progress(r);
+}
+
+/** last.pth (and step-N.pth) on rank 0, with the dropout stream as it is now. */
+function checkpoint(run: RunContext, state: TrainerState, result: TrainResult): void {
+  if (!run.rank0) return;
+  state.engineRng = run.engine.rngState();
+  result.lastPath = run.ckpt!.saveLast(run.engine, state);
+}

@@ -1,0 +1,112 @@
+import { learningRateAt } from '../spec/lr-schedule.ts';
+import type { TrainerState } from './checkpointer.ts';
+import { explainStepFailure, nonFiniteStep } from './failures.ts';
+import type { MlmMetrics } from './metrics/mlm-metrics.ts';
+import type { RunContext } from './run-context.ts';
+import type { StageContext } from './stage-context.ts';
+
+/** One optimizer step's figures: logged, sent as progress, kept in the result. */
+export interface StepReport {
+  stage: number;
+  step: number;
+  maxSteps: number;
+  globalStep: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  /** Wall time of this optimizer step. */
+  seconds: number;
+  tokensPerSec: number;
+  etaSec: number;
+  eval?: MlmMetrics;
+}
+
+/** Average step time since the stage started or since the last evaluation (which would skew it). */
+export class EtaClock {
+  private since = performance.now();
+  private steps = 0;
+  tick(): number {
+    this.steps++;
+    return (performance.now() - this.since) / 1000 / this.steps;
+  }
+  reset(): void {
+    this.since = performance.now();
+    this.steps = 0;
+  }
+}
+
+/**
+ * One optimizer step on every rank: `accumulation` micro-batches of
+ * forward/backward with no communication, each backpropagating the *sum* of
+ * its masked-token losses; one all-reduce of [loss sum, masked tokens,
+ * tokens, stop requested] and one of the flat gradient; then the identical
+ * AdamW step with gradScale = 1 / (masked tokens of the global batch), so
+ * the update is the same for 1 rank or N. Advances `state`; a non-finite
+ * loss or gradient is never applied.
+ */
+export async function trainStep(
+  run: RunContext,
+  s: StageContext,
+  state: TrainerState,
+  stopRequested: boolean,
+  clock: EtaClock,
+): Promise<{ report: StepReport; stopRequested: boolean }> {
+  const { engine, sync } = run;
+  const { plan, stage } = s;
+  const t0 = performance.now();
+  engine.zeroGrad();
+  // [loss sum, masked tokens, real tokens, stop requested]: one small all-reduce per step.
+  const stats = new Float32Array(4);
+  for (let a = 0; a < plan.accumulation; a++) {
+    const { epoch, samples } = s.order.microBatch(state.microCursor);
+    const batch = s.builder.build(samples, plan.stage, epoch);
+    let r;
+    try {
+      r = await engine.forwardBackward(batch, true);
+    } catch (e) {
+      throw explainStepFailure(e as Error, plan, state, run.ckpt?.lastPath ?? null);
+    }
+    state.microCursor++;
+    stats[0] += r.lossSum;
+    stats[1] += r.maskedTokens;
+    for (let i = 0; i < batch.attentionMask.length; i++) stats[2] += batch.attentionMask[i]!;
+  }
+  stats[3] = stopRequested ? 1 : 0;
+  await sync.allReduceSum(stats);
+  await sync.allReduceSum(run.grads);
+  const lr = learningRateAt(state.step, {
+    peak: stage.learning_rate,
+    warmup: plan.warmupSteps,
+    annealing: plan.annealingSteps,
+    schedule: stage.schedule,
+    minRatio: stage.min_lr_ratio,
+  });
+  const { gradNorm } = await engine.optimizerStep({
+    lr,
+    beta1: stage.adam_beta1,
+    beta2: stage.adam_beta2,
+    eps: stage.adam_epsilon,
+    weightDecay: stage.weight_decay,
+    maxGradNorm: stage.max_grad_norm,
+    gradScale: stats[1]! > 0 ? 1 / stats[1]! : 0,
+  });
+  const loss = stats[1]! > 0 ? stats[0]! / stats[1]! : NaN;
+  // Engines skip the update when the norm is not finite; the run stops here.
+  if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw nonFiniteStep(plan, state, loss, gradNorm, run.ckpt?.lastPath ?? null, run.spec.runDir);
+  state.step++;
+  state.globalStep++;
+  const seconds = (performance.now() - t0) / 1000;
+  const report: StepReport = {
+    stage: plan.stage,
+    step: state.step,
+    maxSteps: plan.maxSteps,
+    globalStep: state.globalStep,
+    loss,
+    lr,
+    gradNorm,
+    seconds,
+    tokensPerSec: stats[2]! / seconds,
+    etaSec: clock.tick() * (plan.maxSteps - state.step),
+  };
+  return { report, stopRequested: stats[3]! > 0 };
+}
