@@ -16,6 +16,7 @@
 // and a micro-batch's cost from the 1-worker run.
 //
 // BENCH_STEPS (default 8) sets the optimizer steps per run.
+import { readCurrentLog } from '../train/step-log.ts';
 import { fork } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -84,13 +85,9 @@ async function runWith(cluster: Awaited<ReturnType<typeof startCluster>>, world:
     }
   }
   if (!outcome?.finished) throw new Error(`run with ${world} worker(s) did not finish: ${JSON.stringify(outcome)}`);
-  const records = readFileSync(join(outcome.run_dir, 'logs/train.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const plan = records.find((r) => r.event === 'plan') as { accumulation: number; worldSize: number; engine: { threads: number } };
+  const { records, steps } = readCurrentLog(outcome.run_dir);
+  const plan = records.find((r) => r.event === 'plan') as unknown as { accumulation: number; worldSize: number; engine: { threads: number } };
   if (plan.worldSize !== world) throw new Error(`run planned for ${plan.worldSize} ranks, asked ${world}`);
-  const steps = records.filter((r) => r.event === 'step') as Array<{ step: number; seconds: number }>;
   if (steps.length !== STEPS + 1) throw new Error(`expected ${STEPS + 1} step records, found ${steps.length}`);
   const timed = steps.filter((s) => s.step > 1).map((s) => s.seconds); // step 1 is warm-up
   const perStep = mean(timed);

@@ -1,14 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer } from '../data/tokenizer/load-tokenizer.ts';
 import type { Tokenizer } from '../data/tokenizer/tokenizer.ts';
-import { loadTorchFile, stateDictOf } from '../model/formats/torch-file.ts';
 import { createEngine } from '../engine/create-engine.ts';
 import { readBertConfig, type BertConfig } from '../model/bert-config.ts';
 import { loadHfModel } from '../model/hf-folder.ts';
 import type { StateDict } from '../model/state-dict.ts';
-import type { RunSpec } from '../train/run-spec.ts';
+import { loadVerifiedStateDict } from '../train/checkpointer.ts';
 import { runPaths } from '../train/run-spec.ts';
+import { readSavedRun } from '../train/saved-params.ts';
 
 export interface FillMaskPrediction {
   /** Which [MASK] of the text, 0-based. */
@@ -86,10 +86,10 @@ function decode(tok: Tokenizer, ids: number[]): string {
 function loadModelForInference(source: string, which: 'best' | 'last'): { config: BertConfig; weights: StateDict; tokenizer: Tokenizer } {
   const paths = runPaths(source);
   if (existsSync(paths.savedParams)) {
-    const run = (JSON.parse(readFileSync(paths.savedParams, 'utf8')) as { run: RunSpec }).run;
+    const run = readSavedRun(source);
     const file = which === 'best' ? paths.best : paths.last;
     if (!existsSync(file)) throw new Error(`${file} does not exist yet (no ${which} checkpoint in this run)`);
-    return { config: run.modelConfig, weights: stateDictOf(loadTorchFile(file), file), tokenizer: loadTokenizer(run.tokenizerDir) };
+    return { config: run.modelConfig, weights: loadVerifiedStateDict(file), tokenizer: loadTokenizer(run.tokenizerDir) };
   }
   if (existsSync(join(source, 'config.json'))) {
     const m = loadHfModel(source);

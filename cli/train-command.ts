@@ -23,7 +23,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<{ spec: RunS
   let spec: RunSpec;
   if (o.resume) {
     if (!existsSync(runPaths(o.target).savedParams)) throw new Error(`${o.target}: not a run folder (no saved_params.json)`);
-    spec = readSavedRun(o.target);
+    spec = readSavedRun(o.target, (l) => process.stderr.write(`${l}\n`));
   } else {
     const job = loadJobFile(o.target);
     if (o.name) job.name = o.name;

@@ -1,4 +1,4 @@
-import { createReadStream, statSync } from 'node:fs';
+import { accessSync, constants, createReadStream, statSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 
 /**
@@ -35,10 +35,29 @@ export type CorpusFormat = 'txt' | 'jsonl' | 'csv' | 'tsv';
 export function corpusFormat(path: string): { format: CorpusFormat; gzip: boolean } {
   const gzip = path.endsWith('.gz');
   const base = gzip ? path.slice(0, -3) : path;
-  const ext = base.slice(base.lastIndexOf('.') + 1).toLowerCase();
+  const name = base.slice(base.lastIndexOf('/') + 1);
+  const ext = name.includes('.') ? name.slice(name.lastIndexOf('.') + 1).toLowerCase() : '';
   if (ext === 'txt' || ext === 'jsonl' || ext === 'csv' || ext === 'tsv') return { format: ext, gzip };
   if (ext === 'json' || ext === 'ndjson') return { format: 'jsonl', gzip };
   throw new Error(`${path}: unknown corpus format ".${ext}" (use .txt, .jsonl, .csv or .tsv, optionally .gz)`);
+}
+
+/** A missing path, a folder or an unreadable file fails before any reading, naming the file. */
+export function checkCorpusFile(path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`corpus: ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as Error).message})`}`, { cause: e });
+  }
+  if (st.isDirectory()) throw new Error(`corpus: ${path} is a folder; give the corpus files in it (.txt, .jsonl, .csv, .tsv, optionally .gz)`);
+  if (!st.isFile()) throw new Error(`corpus: ${path} is not a regular file`);
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (e) {
+    throw new Error(`corpus: ${path} cannot be read (${(e as Error).message})`, { cause: e });
+  }
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -49,8 +68,10 @@ async function* byteLines(path: string, gzip: boolean, onBytes: (n: number) => v
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   file.on('data', (c) => onBytes((c as Buffer).byteLength));
   const stream = gzip ? file.pipe(createGunzip()) : file;
+  // pipe() does not forward the file's errors to the gunzip stream.
+  if (gzip) file.on('error', (e) => stream.destroy(e));
   let rest: Buffer = Buffer.alloc(0);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of namedErrors(stream as AsyncIterable<Buffer>, path, gzip)) {
     let buf = rest.byteLength ? Buffer.concat([rest, chunk]) : chunk;
     let start = 0;
     for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
@@ -61,6 +82,18 @@ async function* byteLines(path: string, gzip: boolean, onBytes: (n: number) => v
     buf = rest;
   }
   if (rest.byteLength) yield trimCr(rest);
+}
+
+/** Read errors that name the file: a truncated .gz says "unexpected end of file" and nothing else. */
+async function* namedErrors(chunks: AsyncIterable<Buffer>, path: string, gzip: boolean): AsyncGenerator<Buffer> {
+  try {
+    yield* chunks;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const zlib = gzip && typeof err.code === 'string' && err.code.startsWith('Z_');
+    const why = zlib ? `truncated or corrupt gzip data (${err.message})` : err.message;
+    throw new Error(`corpus: ${path}: ${why}`, { cause: e });
+  }
 }
 
 function trimCr(b: Buffer): Buffer {
@@ -88,7 +121,7 @@ export async function* readCorpus(
   onBytes: (n: number) => void = () => {},
 ): AsyncGenerator<CorpusRow> {
   const { format, gzip } = corpusFormat(path);
-  statSync(path); // a missing file fails here, naming it
+  checkCorpusFile(path);
   const maxChars = opts.maxChars ?? 1_000_000;
   const lines = byteLines(path, gzip, onBytes);
   if (format === 'txt') {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { describeWriteError, temporaryName } from '../common/atomic-write.ts';
 
 /**
  * The binary token cache: a corpus tokenized once, reused by later runs and
@@ -89,6 +90,7 @@ function align8(n: number): number {
 export class TokenCacheWriter {
   private readonly tokTmp: string;
   private readonly wsTmp: string;
+  private readonly tmp: string;
   private readonly tokFd: number;
   private readonly wsFd: number;
   private tokBuf: Uint16Array | Int32Array;
@@ -106,8 +108,9 @@ export class TokenCacheWriter {
   ) {
     this.tokenBytes = vocabSize <= 65536 ? 2 : 4;
     this.tokBuf = this.tokenBytes === 2 ? new Uint16Array(1 << 20) : new Int32Array(1 << 20);
-    this.tokTmp = `${path}.tokens.tmp-${process.pid}`;
-    this.wsTmp = `${path}.words.tmp-${process.pid}`;
+    this.tokTmp = temporaryName(`${path}.tokens`);
+    this.wsTmp = temporaryName(`${path}.words`);
+    this.tmp = temporaryName(path);
     this.tokFd = openSync(this.tokTmp, 'w');
     this.wsFd = openSync(this.wsTmp, 'w');
   }
@@ -129,13 +132,27 @@ export class TokenCacheWriter {
   }
 
   private flush(): void {
-    writeAll(this.tokFd, new Uint8Array(this.tokBuf.buffer, 0, this.fill * this.tokenBytes));
-    writeAll(this.wsFd, this.wsBuf.subarray(0, this.fill));
+    try {
+      writeAll(this.tokFd, new Uint8Array(this.tokBuf.buffer, 0, this.fill * this.tokenBytes));
+      writeAll(this.wsFd, this.wsBuf.subarray(0, this.fill));
+    } catch (e) {
+      throw describeWriteError(e as NodeJS.ErrnoException, this.path);
+    }
     this.fill = 0;
   }
 
-  /** Assembles the final file (temporary name, fsync, rename) and opens it. */
+  /** Assembles the final file (temporary name, fsync, rename) and opens it; on a failed write nothing is left behind. */
   finish(): TokenCache {
+    try {
+      this.assemble();
+    } catch (e) {
+      this.abort();
+      throw describeWriteError(e as NodeJS.ErrnoException, this.path, 8 * this.numTokens);
+    }
+    return TokenCache.open(this.path, this.key);
+  }
+
+  private assemble(): void {
     this.flush();
     closeSync(this.tokFd);
     closeSync(this.wsFd);
@@ -146,8 +163,23 @@ export class TokenCacheWriter {
       tokenBytes: this.tokenBytes,
       vocabSize: this.vocabSize,
     };
-    const tmp = `${this.path}.tmp-${process.pid}`;
+    const tmp = this.tmp;
     const fd = openSync(tmp, 'w');
+    try {
+      this.writeFile(fd, header);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    unlinkSync(this.tokTmp);
+    unlinkSync(this.wsTmp);
+    renameSync(tmp, this.path);
+    const dfd = openSync(dirname(this.path), 'r');
+    fsyncSync(dfd);
+    closeSync(dfd);
+  }
+
+  private writeFile(fd: number, header: TokenCacheHeader): void {
     const hash = createHash('sha256');
     const put = (b: Uint8Array) => {
       hash.update(b);
@@ -167,15 +199,6 @@ export class TokenCacheWriter {
     pad(this.numTokens);
     put(new Uint8Array(this.docOffsets.buffer, 0, (this.numDocs + 1) * 8));
     writeAll(fd, hash.digest());
-    fsyncSync(fd);
-    closeSync(fd);
-    unlinkSync(this.tokTmp);
-    unlinkSync(this.wsTmp);
-    renameSync(tmp, this.path);
-    const dfd = openSync(dirname(this.path), 'r');
-    fsyncSync(dfd);
-    closeSync(dfd);
-    return TokenCache.open(this.path, this.key);
   }
 
   /** Removes the temporary files after a failure. */
@@ -187,7 +210,7 @@ export class TokenCacheWriter {
         // already closed
       }
     }
-    for (const p of [this.tokTmp, this.wsTmp]) if (existsSync(p)) unlinkSync(p);
+    for (const p of [this.tokTmp, this.wsTmp, this.tmp]) if (existsSync(p)) unlinkSync(p);
   }
 }
 

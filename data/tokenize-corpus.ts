@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { writeFileAtomic } from '../common/atomic-write.ts';
+import { removeStaleTemporaries, writeFileAtomic } from '../common/atomic-write.ts';
 import { Progress } from '../common/progress.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
-import { corpusFormat, readCorpus, type BadReason, type CorpusReadOptions } from './corpus-readers.ts';
+import { checkCorpusFile, corpusFormat, readCorpus, type BadReason, type CorpusReadOptions } from './corpus-readers.ts';
 import { cachePath, TokenCache, TokenCacheWriter } from './token-cache.ts';
 
 /** Bump when the cache layout or tokenization semantics change. */
@@ -53,23 +53,27 @@ export async function tokenizeCorpus(o: TokenizeOptions): Promise<CorpusData> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   if (o.files.length === 0) throw new Error('corpus: no training files given');
   for (const f of [...o.files, ...(o.validFiles ?? [])]) {
-    if (!existsSync(f)) throw new Error(`corpus: ${f} does not exist`);
+    checkCorpusFile(f);
     corpusFormat(f);
   }
   const validRatio = o.validFiles?.length ? 0 : (o.validRatio ?? 0.05);
   if (!(validRatio >= 0 && validRatio < 1)) throw new Error(`corpus: validRatio ${validRatio} must be in [0, 1)`);
   mkdirSync(o.cacheDir, { recursive: true });
+  removeStaleTemporaries(o.cacheDir);
   const key = await cacheKey(o, validRatio);
   const trainPath = cachePath(o.cacheDir, key, 'train');
   const validPath = cachePath(o.cacheDir, key, 'valid');
   const reportPath = `${o.cacheDir}/${key}.report.json`;
   const t = TokenCache.tryOpen(trainPath, key);
   const v = TokenCache.tryOpen(validPath, key);
-  if (t.cache && v.cache && existsSync(reportPath)) {
+  const saved = t.cache && v.cache ? readSavedReport(reportPath, log) : null;
+  if (t.cache && v.cache && saved) {
     log(`corpus: token cache reused (${t.cache.numTokens} train / ${v.cache.numTokens} valid tokens, key ${key.slice(0, 12)})`);
-    return { train: t.cache, valid: v.cache, key, reused: true, report: JSON.parse(readFileSync(reportPath, 'utf8')) };
+    return { train: t.cache, valid: v.cache, key, reused: true, report: saved };
   }
-  if (existsSync(trainPath)) log(`corpus: rebuilding the token cache: ${t.reason}`);
+  for (const [c, path] of [[t, trainPath], [v, validPath]] as const) {
+    if (!c.cache && existsSync(path)) log(`corpus: rebuilding the token cache: ${c.reason}`);
+  }
 
   const maxBad = o.maxBadFraction ?? 0.01;
   const train = new TokenCacheWriter(trainPath, key, o.tokenizer.vocabSize);
@@ -132,6 +136,17 @@ function checkBadFraction(rep: FileReport, maxBad: number): void {
       `corpus: ${rep.file}: ${counted} of ${denominator} rows are bad (${(counted / denominator * 100).toFixed(1)}% > ` +
         `maxBadFraction ${maxBad * 100}%): ${JSON.stringify(rep.bad)}; first: ${lines}`,
     );
+  }
+}
+
+/** The bad-row report kept beside a cache; a damaged one means the cache is rebuilt (and the report with it). */
+function readSavedReport(path: string, log: (l: string) => void): FileReport[] | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as FileReport[];
+  } catch (e) {
+    log(`corpus: rebuilding the token cache: its report ${path} is unreadable (${(e as Error).message})`);
+    return null;
   }
 }
 

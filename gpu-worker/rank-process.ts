@@ -72,11 +72,20 @@ async function runRank(job: RankJobData, redisUrl: string, prefix: string): Prom
       },
     });
   } catch (e) {
-    send({ type: 'failed', message: (e as Error).stack ?? String(e), gang: false });
+    // The user reads the message (run status, CLI); the stack goes to this worker's log.
+    process.stderr.write(`[rank ${rank}] ${(e as Error).stack ?? String(e)}\n`);
+    send({ type: 'failed', message: userMessage(e), gang: false });
   } finally {
     await comm?.destroy().catch(() => {});
     engine?.dispose();
   }
+}
+
+/** An error as one line for people: its message, and its kind when that says more than "Error". */
+function userMessage(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const kind = e.name && !['Error', 'TrainingError', 'FileWriteError'].includes(e.name) ? `${e.name}: ` : '';
+  return `${kind}${e.message}`;
 }
 
 process.on('message', (m: ToRank) => {

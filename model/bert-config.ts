@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readJsonNamed } from '../common/read-file.ts';
 
 /**
  * The subset of a Hugging Face BERT `config.json` the model uses. Field names
@@ -81,12 +81,7 @@ export function resolveBertConfig(raw: Record<string, unknown>, source = 'config
 }
 
 export function readBertConfig(path: string): BertConfig & Record<string, unknown> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: cannot read model config: ${(e as Error).message}`);
-  }
+  const raw = readJsonNamed(path, 'model config');
   if (typeof raw !== 'object' || raw === null) throw new Error(`${path}: model config is not a JSON object`);
   return resolveBertConfig(raw as Record<string, unknown>, path);
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { JobSpecError } from '../spec/validate-job.ts';
+import { JobSpecError, shown } from '../spec/validate-job.ts';
 
 /**
  * proto/gradpool.proto loaded with protobufjs, and the checks protobufjs does
@@ -31,7 +31,7 @@ const INT_RANGE: Record<string, [number, number]> = {
 
 
 export const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);
-export const show = (v: unknown) => JSON.stringify(v) ?? String(v);
+export const show = shown;
 const at = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
 // ---- schema check of plain objects: every problem with its path ----

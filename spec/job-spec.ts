@@ -88,6 +88,27 @@ export interface EarlyStoppingSpec {
   target: number | null;
 }
 
+/**
+ * When a run counts as diverged: a training loss above `factor` × the median
+ * of the last `window` steps' losses for `patience` steps in a row, a
+ * non-finite evaluation, or an evaluation loss above `factor` × the lowest
+ * one so far. Non-finite step losses always stop the run at once.
+ */
+export interface DivergenceSpec {
+  /** Default 4. */
+  factor: number;
+  /** Consecutive steps above the threshold; default 3. */
+  patience: number;
+  /** Steps in the recent median; default 50 (judged once 10 are seen). */
+  window: number;
+  /**
+   * "fail" (default): stop as FAILED, naming the step and the last good
+   * checkpoint. "rollback": once per run, reload the last good checkpoint
+   * and skip the batches read since it; a second divergence fails.
+   */
+  action: 'fail' | 'rollback';
+}
+
 export interface Job {
   name: string;
   output_dir: string;
@@ -101,6 +122,7 @@ export interface Job {
   early_stopping: EarlyStoppingSpec;
   /** Periodic step checkpoints kept besides last.pth and best.pth; default 2. */
   keep_last: number;
+  divergence: DivergenceSpec;
 }
 
 export const STAGE_DEFAULTS: Omit<StageSpec, 'seq_len' | 'micro_batch' | 'global_batch'> = {

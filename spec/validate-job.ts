@@ -21,6 +21,12 @@ export class JobSpecError extends Error {
 
 type Obj = Record<string, unknown>;
 
+/** A value as the user wrote it: YAML's .nan and .inf are NaN and Infinity, which JSON would print as null. */
+export function shown(v: unknown): string {
+  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? '.nan (NaN)' : v > 0 ? '.inf (Infinity)' : '-.inf (-Infinity)';
+  return JSON.stringify(v) ?? String(v);
+}
+
 /** Collects problems while reading fields, so one pass reports them all. */
 class Reader {
   readonly problems: string[] = [];
@@ -44,7 +50,7 @@ class Reader {
     const v = o[key];
     if (v === undefined || v === null) return def;
     if (typeof v !== 'string') {
-      this.problems.push(`${path}.${key}: must be a string, got ${JSON.stringify(v)}`);
+      this.problems.push(`${path}.${key}: must be a string, got ${shown(v)}`);
       return def;
     }
     return v;
@@ -65,7 +71,7 @@ class Reader {
     const v = o[key];
     if (v === undefined || v === null) return def;
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      this.problems.push(`${path}.${key}: must be a number, got ${JSON.stringify(v)}`);
+      this.problems.push(`${path}.${key}: must be a finite number, got ${shown(v)}`);
       return def;
     }
     const why = check(v);
@@ -77,7 +83,7 @@ class Reader {
     const v = o[key];
     if (v === undefined || v === null) return def;
     if (typeof v !== 'boolean') {
-      this.problems.push(`${path}.${key}: must be true or false, got ${JSON.stringify(v)}`);
+      this.problems.push(`${path}.${key}: must be true or false, got ${shown(v)}`);
       return def;
     }
     return v;
@@ -86,7 +92,7 @@ class Reader {
   oneOf<T extends string>(o: Obj, key: string, path: string, def: T, options: readonly T[]): T {
     const v = this.str(o, key, path, def);
     if (!options.includes(v as T)) {
-      this.problems.push(`${path}.${key}: must be one of ${options.join(', ')}, got ${JSON.stringify(v)}`);
+      this.problems.push(`${path}.${key}: must be one of ${options.join(', ')}, got ${shown(v)}`);
       return def;
     }
     return v as T;
@@ -141,7 +147,7 @@ function readStage(r: Reader, raw: unknown, path: string): StageSpec {
 export function validateJob(raw: unknown, source = 'job', baseDir = process.cwd()): Job {
   const r = new Reader();
   const o = r.obj(raw, 'job');
-  r.unknownKeys(o, '', ['name', 'output_dir', 'seed', 'engine', 'corpus', 'tokenizer', 'model', 'stages', 'early_stopping', 'keep_last']);
+  r.unknownKeys(o, '', ['name', 'output_dir', 'seed', 'engine', 'corpus', 'tokenizer', 'model', 'stages', 'early_stopping', 'keep_last', 'divergence']);
   const at = (p: string) => (p && !isAbsolute(p) ? resolve(baseDir, p) : p);
 
   const c = r.obj(o.corpus, 'corpus');
@@ -194,6 +200,15 @@ export function validateJob(raw: unknown, source = 'job', baseDir = process.cwd(
     target: targetRaw === undefined || targetRaw === null ? null : r.num(e, 'target', 'early_stopping', 0, () => null),
   };
 
+  const dv = r.obj(o.divergence, 'divergence');
+  r.unknownKeys(dv, 'divergence', ['factor', 'patience', 'window', 'action']);
+  const divergence = {
+    factor: r.num(dv, 'factor', 'divergence', 4, (n) => (n > 1 ? null : 'must be > 1')),
+    patience: r.num(dv, 'patience', 'divergence', 3, positiveInt),
+    window: r.num(dv, 'window', 'divergence', 50, (n) => positiveInt(n) ?? (n < 10 ? 'must be ≥ 10' : null)),
+    action: r.oneOf(dv, 'action', 'divergence', 'fail', ['fail', 'rollback'] as const),
+  };
+
   const name = r.str(o, 'name', 'job', '');
   if (!name) r.problems.push('name: required (the run folder is <output_dir>/<name>)');
   else if (!/^[A-Za-z0-9._-]+$/.test(name)) r.problems.push(`name: ${JSON.stringify(name)} may use only letters, digits, '.', '_' and '-'`);
@@ -209,6 +224,7 @@ export function validateJob(raw: unknown, source = 'job', baseDir = process.cwd(
     stages,
     early_stopping,
     keep_last: r.num(o, 'keep_last', 'job', 2, nonNegInt),
+    divergence,
   };
   if (r.problems.length) throw new JobSpecError(source, r.problems);
   return job;

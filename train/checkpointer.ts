@@ -1,10 +1,12 @@
-import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { removeStaleTemporaries, temporaryName } from '../common/atomic-write.ts';
 import type { Engine, OptimizerState } from '../engine/engine.ts';
-import { loadTorchFile, saveTorchFile, stateDictOf } from '../model/formats/torch-file.ts';
+import { parseTorchFile, saveTorchFile, stateDictOf, type FileDigest } from '../model/formats/torch-file.ts';
 import { withTiedDecoder } from '../model/parameters.ts';
 import type { StateDict } from '../model/state-dict.ts';
 import type { MetricName } from '../spec/job-spec.ts';
+import { readVerifiedCheckpoint, updateManifest, type ManifestEntry } from './checkpoint-manifest.ts';
 
 /** Where the loop is: what last.pth stores besides weights and moments. */
 export interface TrainerState {
@@ -18,6 +20,10 @@ export interface TrainerState {
   best: { metric: MetricName; value: number; stage: number; step: number } | null;
   /** Evaluations since the best one (early-stopping patience). */
   badEvals: number;
+  /** The lowest evaluation loss so far: an evaluation far above it means the run diverged. */
+  lowestEvalLoss?: number;
+  /** Divergence rollbacks done (each one skips the batches since its checkpoint). */
+  rollbacks?: number;
   /** Dropout stream of the engine. */
   engineRng: number[];
   /** True once the run has ended (all stages, early stop or target). */
@@ -31,12 +37,25 @@ export interface LoadedCheckpoint {
   state: TrainerState;
 }
 
+/** A resume checkpoint and the newer ones that failed their checks on the way to it. */
+export interface ResumePoint {
+  checkpoint: LoadedCheckpoint;
+  path: string;
+  refused: Array<{ path: string; reason: string }>;
+}
+
+/** A checkpoint's model weights (best.pth, last.pth, step-N.pth), read only after its bytes verify. */
+export function loadVerifiedStateDict(path: string): StateDict {
+  return stateDictOf(parseTorchFile(readVerifiedCheckpoint(path).bytes, path), path);
+}
+
 /**
  * The run's checkpoints: last.pth (everything needed to resume), best.pth
  * (the best model's state dict only, loadable by BertForMaskedLM), and the
  * last `keepLast` periodic step-N.pth. Every file is written under a
  * temporary name, fsync'd and renamed (see writeFileAtomic), so a crash at
- * any point leaves the previous good file in place.
+ * any point leaves the previous good file in place; its size and SHA-256 go
+ * to manifest.json, and nothing is loaded before it matches.
  */
 export class Checkpointer {
   constructor(
@@ -51,6 +70,11 @@ export class Checkpointer {
   }
   get bestPath(): string {
     return join(this.dir, 'best.pth');
+  }
+
+  /** Temporaries of writers that died mid-write (kill -9 during a checkpoint): removed, names returned. */
+  removeStaleTemporaries(): string[] {
+    return removeStaleTemporaries(this.dir);
   }
 
   saveLast(engine: Engine, state: TrainerState): string {
@@ -68,30 +92,60 @@ export class Checkpointer {
       ],
       ['trainer', JSON.stringify(state)],
     ]);
+    const entry = (d: FileDigest): ManifestEntry => ({ ...d, step: state.globalStep, stage: state.stage, written: new Date().toISOString() });
     if (this.keepLast === 0) {
-      saveTorchFile(this.lastPath, obj as never);
+      updateManifest(this.dir, { 'last.pth': entry(saveTorchFile(this.lastPath, obj as never)) });
       return this.lastPath;
     }
     const stepPath = join(this.dir, `step-${String(state.globalStep).padStart(7, '0')}.pth`);
-    saveTorchFile(stepPath, obj as never);
+    const e = entry(saveTorchFile(stepPath, obj as never));
     // last.pth becomes a second name of the step file: atomic, and no second write.
-    const tmp = `${this.lastPath}.tmp-${process.pid}`;
-    if (existsSync(tmp)) unlinkSync(tmp);
+    const tmp = temporaryName(this.lastPath);
     linkSync(stepPath, tmp);
     renameSync(tmp, this.lastPath);
     const steps = readdirSync(this.dir).filter((f) => /^step-\d+\.pth$/.test(f)).sort();
-    for (const old of steps.slice(0, Math.max(steps.length - this.keepLast, 0))) unlinkSync(join(this.dir, old));
+    const dropped = steps.slice(0, Math.max(steps.length - this.keepLast, 0));
+    for (const old of dropped) unlinkSync(join(this.dir, old));
+    updateManifest(this.dir, { [basename(stepPath)]: e, 'last.pth': e, ...Object.fromEntries(dropped.map((f) => [f, null])) });
     return stepPath;
   }
 
-  saveBest(engine: Engine): void {
-    saveTorchFile(this.bestPath, withTiedDecoder(engine.stateDict()) as never);
+  saveBest(engine: Engine, at: { step: number; stage: number }): void {
+    const d = saveTorchFile(this.bestPath, withTiedDecoder(engine.stateDict()) as never);
+    updateManifest(this.dir, { 'best.pth': { ...d, ...at, written: new Date().toISOString() } });
   }
 
-  loadLast(): LoadedCheckpoint {
-    const path = this.lastPath;
-    if (!existsSync(path)) throw new Error(`${path}: no checkpoint to resume from`);
-    const obj = loadTorchFile(path) as Map<string, unknown>;
+  /**
+   * The newest checkpoint that verifies: last.pth, else the step files from
+   * newest to oldest. Throws, listing each file and why, when none does.
+   */
+  loadResumable(): ResumePoint {
+    const refused: ResumePoint['refused'] = [];
+    for (const path of this.resumeCandidates()) {
+      try {
+        return { checkpoint: this.loadResumeFile(path), path, refused };
+      } catch (e) {
+        refused.push({ path, reason: (e as Error).message });
+      }
+    }
+    if (refused.length === 0) throw new Error(`${this.lastPath}: no checkpoint to resume from`);
+    throw new Error(`no checkpoint in ${this.dir} can be resumed from:\n  ${refused.map((r) => r.reason).join('\n  ')}`);
+  }
+
+  loadBest(): StateDict {
+    return loadVerifiedStateDict(this.bestPath);
+  }
+
+  private resumeCandidates(): string[] {
+    const steps = existsSync(this.dir) ? readdirSync(this.dir).filter((f) => /^step-\d+\.pth$/.test(f)).sort().reverse() : [];
+    const last = existsSync(this.lastPath) ? [this.lastPath] : [];
+    // last.pth is a second name of the newest step file: the same bytes need no second look.
+    const lastIno = last.length ? statSync(this.lastPath).ino : -1;
+    return [...last, ...steps.map((f) => join(this.dir, f)).filter((p) => statSync(p).ino !== lastIno)];
+  }
+
+  private loadResumeFile(path: string): LoadedCheckpoint {
+    const obj = parseTorchFile(readVerifiedCheckpoint(path).bytes, path) as Map<string, unknown>;
     if (obj.get('format') !== 'gradpool-last-v1') throw new Error(`${path}: not a gradpool resume checkpoint`);
     const opt = obj.get('optimizer') as Map<string, unknown>;
     const tensor = (k: string) => (opt.get(k) as { data: Float32Array }).data;
@@ -100,9 +154,5 @@ export class Checkpointer {
       optimizer: { step: opt.get('step') as number, expAvg: tensor('exp_avg'), expAvgSq: tensor('exp_avg_sq') },
       state: JSON.parse(obj.get('trainer') as string) as TrainerState,
     };
-  }
-
-  loadBest(): StateDict {
-    return stateDictOf(loadTorchFile(this.bestPath), this.bestPath);
   }
 }

@@ -1,6 +1,7 @@
 import { BlockDataset } from '../data/blocks.ts';
 import { HIGHER_IS_BETTER } from '../spec/job-spec.ts';
 import type { TrainerState } from './checkpointer.ts';
+import { evaluationDiverged } from './divergence-guard.ts';
 import { evaluate } from './evaluator.ts';
 import { explainOom } from './failures.ts';
 import type { MlmMetrics } from './metrics/mlm-metrics.ts';
@@ -34,36 +35,49 @@ export async function evaluateOnRank0(run: RunContext, s: StageContext, state: T
   return m;
 }
 
-/**
- * Rank 0 keeps best.pth and the early-stopping count up to date; every rank
- * learns the verdict (a reason to stop, or null) through a broadcast.
- */
-export async function judgeEvaluation(run: RunContext, m: MlmMetrics | null, stageIndex: number, state: TrainerState): Promise<string | null> {
-  let reason: string | null = null;
-  if (m) {
-    const es = run.job.early_stopping;
-    const v = m[es.metric];
-    const higher = HIGHER_IS_BETTER[es.metric];
-    if (state.best === null || (higher ? v > state.best.value : v < state.best.value)) {
-      state.best = { metric: es.metric, value: v, stage: stageIndex, step: state.step };
-      state.badEvals = 0;
-      run.ckpt!.saveBest(run.engine);
-    } else {
-      state.badEvals++;
-    }
-    if (es.target !== null && (higher ? v >= es.target : v <= es.target)) reason = `target ${es.metric} ${es.target} reached (${v})`;
-    else if (es.patience > 0 && state.badEvals >= es.patience) reason = `no ${es.metric} improvement in ${es.patience} evaluations`;
-  }
-  if (run.sync.worldSize > 1) {
-    const flag = new Float32Array([reason ? 1 : 0]);
-    await run.sync.broadcast(flag, 0);
-    if (flag[0] && !reason) reason = 'early stop (decided by rank 0)';
-  }
-  return reason;
+/** What an evaluation decided: stop early (target, patience), or the run diverged. */
+export interface Verdict {
+  stop: string | null;
+  diverged: string | null;
 }
 
-/** An evaluation and its verdict: the metrics (rank 0) and why to stop, if so. */
-export async function evaluateAndJudge(run: RunContext, s: StageContext, state: TrainerState): Promise<{ metrics: MlmMetrics | null; stop: string | null }> {
+/**
+ * Rank 0 judges the evaluation (divergence first, then best.pth and early
+ * stopping); every rank learns the verdict through a broadcast.
+ */
+export async function judgeEvaluation(run: RunContext, m: MlmMetrics | null, stageIndex: number, state: TrainerState): Promise<Verdict> {
+  const v: Verdict = m ? judgeOnRank0(run, m, stageIndex, state) : { stop: null, diverged: null };
+  if (run.sync.worldSize > 1) {
+    const flag = new Float32Array([v.diverged ? 2 : v.stop ? 1 : 0]);
+    await run.sync.broadcast(flag, 0);
+    if (!m && flag[0] === 2) v.diverged = 'the evaluation diverged (found by rank 0)';
+    if (!m && flag[0] === 1) v.stop = 'early stop (decided by rank 0)';
+  }
+  return v;
+}
+
+function judgeOnRank0(run: RunContext, m: MlmMetrics, stageIndex: number, state: TrainerState): Verdict {
+  const diverged = evaluationDiverged(m.loss, state.lowestEvalLoss, run.job.divergence.factor);
+  if (diverged) return { stop: null, diverged };
+  state.lowestEvalLoss = Math.min(state.lowestEvalLoss ?? Infinity, m.loss);
+  const es = run.job.early_stopping;
+  const v = m[es.metric];
+  const higher = HIGHER_IS_BETTER[es.metric];
+  if (state.best === null || (higher ? v > state.best.value : v < state.best.value)) {
+    state.best = { metric: es.metric, value: v, stage: stageIndex, step: state.step };
+    state.badEvals = 0;
+    run.ckpt!.saveBest(run.engine, { step: state.globalStep, stage: stageIndex });
+  } else {
+    state.badEvals++;
+  }
+  let stop: string | null = null;
+  if (es.target !== null && (higher ? v >= es.target : v <= es.target)) stop = `target ${es.metric} ${es.target} reached (${v})`;
+  else if (es.patience > 0 && state.badEvals >= es.patience) stop = `no ${es.metric} improvement in ${es.patience} evaluations`;
+  return { stop, diverged: null };
+}
+
+/** An evaluation and its verdict: the metrics (rank 0), and whether to stop or the run diverged. */
+export async function evaluateAndJudge(run: RunContext, s: StageContext, state: TrainerState): Promise<{ metrics: MlmMetrics | null } & Verdict> {
   const metrics = await evaluateOnRank0(run, s, state);
-  return { metrics, stop: await judgeEvaluation(run, metrics, s.plan.stage, state) };
+  return { metrics, ...(await judgeEvaluation(run, metrics, s.plan.stage, state)) };
 }

@@ -23,11 +23,18 @@ export function explainOom(e: Error, where: string, plan: StagePlan, lastCheckpo
   );
 }
 
-/** A step whose loss or gradient is not finite is never applied: stop, naming the last good checkpoint. */
-export function nonFiniteStep(plan: StagePlan, state: TrainerState, loss: number, gradNorm: number, lastCheckpoint: string | null, runDir: string): TrainingError {
+/** Where the run can continue from: the newest checkpoint written (its path and global step). */
+export interface CheckpointMark {
+  path: string;
+  globalStep: number;
+}
+
+/** The run diverged (see DivergenceGuard): stop, naming the step, the reason and the last good checkpoint. */
+export function divergedError(plan: StagePlan, state: TrainerState, reason: string, lastGood: CheckpointMark | null, runDir: string, note = ''): TrainingError {
+  const where = lastGood ? `${lastGood.path} (step ${lastGood.globalStep})` : 'none yet';
   return new TrainingError(
-    `stage ${plan.stage} step ${state.step + 1}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`}; ` +
-      `the run stopped without applying it. Last good checkpoint: ${lastCheckpoint ?? 'none yet'}. ` +
-      `Try a lower learning_rate or max_grad_norm, then \`gradpool train --resume ${runDir}\`.`,
+    `stage ${plan.stage} step ${state.step + 1}: the run diverged: ${reason}${note}. ` +
+      `Last good checkpoint: ${where}. ` +
+      `Try a lower learning_rate or max_grad_norm (or divergence.action: rollback), then \`gradpool train --resume ${runDir}\`.`,
   );
 }

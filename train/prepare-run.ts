@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { checkWritableFolder } from '../common/atomic-write.ts';
 import { dirname, join } from 'node:path';
 import { BlockDataset } from '../data/blocks.ts';
 import { tokenizeCorpus } from '../data/tokenize-corpus.ts';
@@ -18,6 +19,7 @@ import type { RunSpec } from './run-spec.ts';
  */
 export async function prepareRun(job: Job, worldSize: number, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunSpec> {
   const runDir = join(job.output_dir, job.name);
+  checkWritableFolder(runDir, 'output_dir');
 
   let tokenizerPath = job.tokenizer.path;
   if (!tokenizerPath) {

@@ -3,6 +3,7 @@ import type { MaskingOptions } from '../data/masking.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Job, StageSpec } from '../spec/job-spec.ts';
 import { Checkpointer } from './checkpointer.ts';
+import type { CheckpointMark } from './failures.ts';
 import type { GradientSync } from './gradient-sync.ts';
 import { TensorBoardWriter } from './metrics/tensorboard.ts';
 import { RunLogger } from './run-logger.ts';
@@ -27,6 +28,8 @@ export interface RunContext {
   valid: TokenCache;
   /** The engine's flat gradient buffer (all-reduced in place each step). */
   grads: Float32Array;
+  /** The newest checkpoint (known to every rank; rank 0 wrote it), null before the first. */
+  lastCheckpoint: CheckpointMark | null;
   maskingFor(stage: StageSpec): MaskingOptions;
 }
 
@@ -47,6 +50,7 @@ export function openRunContext(spec: RunSpec, o: { engine: Engine; sync: Gradien
     train: TokenCache.open(spec.trainCache, spec.cacheKey),
     valid: TokenCache.open(spec.validCache, spec.cacheKey),
     grads: o.engine.gradients(),
+    lastCheckpoint: null,
     maskingFor: (s) => ({
       mlmProbability: s.mlm_probability,
       wholeWord: s.whole_word_mask,

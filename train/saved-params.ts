@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { readJsonNamed } from '../common/read-file.ts';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import type { EngineInfo } from '../engine/engine.ts';
 import { runPaths, type RunSpec } from './run-spec.ts';
@@ -17,8 +19,33 @@ export function writeSavedParams(spec: RunSpec, engine: EngineInfo, extra: Recor
   writeFileAtomic(runPaths(spec.runDir).savedParams, Buffer.from(JSON.stringify(body, null, 2)));
 }
 
-export function readSavedRun(runDir: string): RunSpec {
-  return (JSON.parse(readFileSync(runPaths(runDir).savedParams, 'utf8')) as { run: RunSpec }).run;
+/**
+ * The RunSpec a run folder was started with, placed where the folder is now:
+ * a copied or moved run resumes (and writes) in the folder given, not in the
+ * one saved_params.json remembers. `log` hears about the move.
+ */
+export function readSavedRun(runDir: string, log: (line: string) => void = () => {}): RunSpec {
+  const path = runPaths(runDir).savedParams;
+  const saved = readJsonNamed<{ run?: RunSpec }>(path, 'run parameters');
+  if (!saved.run || typeof saved.run.runDir !== 'string') throw new Error(`run parameters: ${path} has no "run" section (not written by gradpool?)`);
+  return relocateRun(saved.run, resolve(runDir), log);
+}
+
+/** The spec with every path inside its old run folder moved into `runDir`. */
+export function relocateRun(spec: RunSpec, runDir: string, log: (line: string) => void): RunSpec {
+  const old = resolve(spec.runDir);
+  if (old === runDir) return spec;
+  log(`run folder: saved_params.json names ${old}; using the folder given, ${runDir}`);
+  const moved = (p: string) => (p === old || p.startsWith(`${old}/`) ? runDir + p.slice(old.length) : p);
+  return {
+    ...spec,
+    runDir,
+    job: { ...spec.job, output_dir: dirname(runDir), name: basename(runDir) },
+    tokenizerDir: moved(spec.tokenizerDir),
+    initFrom: spec.initFrom === null ? null : moved(spec.initFrom),
+    trainCache: moved(spec.trainCache),
+    validCache: moved(spec.validCache),
+  };
 }
 
 function packageVersion(): string {

@@ -2,7 +2,9 @@ import { Rng } from '../common/rng.ts';
 import type { Engine } from '../engine/engine.ts';
 import { formatPlan } from '../spec/plan-stages.ts';
 import { saveHfModel } from '../model/hf-folder.ts';
-import { Checkpointer, type TrainerState } from './checkpointer.ts';
+import { Checkpointer, type ResumePoint, type TrainerState } from './checkpointer.ts';
+import { DivergenceGuard } from './divergence-guard.ts';
+import { divergedError } from './failures.ts';
 import { evaluateAndJudge, evaluateOnRank0 } from './evaluate-and-judge.ts';
 import type { GradientSync } from './gradient-sync.ts';
 import type { MlmMetrics } from './metrics/mlm-metrics.ts';
@@ -28,6 +30,8 @@ export interface TrainOptions {
   /** Stop after this many optimizer steps of this invocation (tests, benchmarks). */
   stepLimit?: number;
   logger?: RunLogger;
+  /** Why this invocation resumes (the log's `resume` record); default "resume requested". */
+  resumeReason?: string;
 }
 
 export interface TrainResult {
@@ -54,30 +58,37 @@ type StageEnd = { kind: 'paused'; reason: string } | { kind: 'stopped'; reason: 
 export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainResult> {
   const run = openRunContext(spec, o);
   const started = performance.now();
-  const state = o.resume ? resumedState(run) : await freshState(run);
+  const removed = run.ckpt?.removeStaleTemporaries() ?? [];
+  if (removed.length) run.log.say(`removed ${removed.length} temporary file(s) of interrupted checkpoint writes: ${removed.join(', ')}`);
+  const state = o.resume ? resumedState(run, o.resumeReason ?? 'resume requested') : await freshState(run);
   run.engine.setRngState(state.engineRng);
   const result: TrainResult = { state, firstEval: null, lastEval: null, losses: [], stepSeconds: [], bestPath: null, lastPath: null };
   const budget = { steps: 0, limit: o.stepLimit ?? Infinity };
-
-  while (state.stage < spec.plans.length && !state.finished) {
-    const end = await trainStage(run, openStageContext(run, state.stage), state, result, o, budget);
-    if (end.kind === 'paused') {
-      state.stopReason = end.reason;
+  try {
+    while (state.stage < spec.plans.length && !state.finished) {
+      const end = await trainStage(run, openStageContext(run, state.stage), state, result, o, budget);
+      if (end.kind === 'paused') {
+        state.stopReason = end.reason;
+        checkpoint(run, state, result);
+        run.log.event('pause', { reason: state.stopReason, stage: state.stage, step: state.step }, `run paused (${state.stopReason}); resume with --resume`);
+        break;
+      }
+      if (end.kind === 'completed' && state.stage + 1 < spec.plans.length) {
+        state.stage++;
+        state.step = 0;
+        state.microCursor = 0;
+        checkpoint(run, state, result);
+        continue;
+      }
+      state.finished = true;
+      state.stopReason = end.kind === 'stopped' ? end.reason : 'all stages done';
       checkpoint(run, state, result);
-      run.log.event('pause', { reason: state.stopReason, stage: state.stage, step: state.step }, `run paused (${state.stopReason}); resume with --resume`);
-      break;
+      if (run.rank0) run.log.event('end', { reason: state.stopReason, best: state.best }, `run ended: ${state.stopReason}`);
     }
-    if (end.kind === 'completed' && state.stage + 1 < spec.plans.length) {
-      state.stage++;
-      state.step = 0;
-      state.microCursor = 0;
-      checkpoint(run, state, result);
-      continue;
-    }
-    state.finished = true;
-    state.stopReason = end.kind === 'stopped' ? end.reason : 'all stages done';
-    checkpoint(run, state, result);
-    if (run.rank0) run.log.event('end', { reason: state.stopReason, best: state.best }, `run ended: ${state.stopReason}`);
+  } catch (e) {
+    if (run.rank0) run.log.event('failed', { reason: (e as Error).message, stage: state.stage, step: state.step, globalStep: state.globalStep, stack: (e as Error).stack });
+    run.tb?.close();
+    throw e;
   }
   if (run.rank0 && state.best) result.bestPath = run.ckpt!.bestPath;
   if (run.rank0 && state.finished && state.best) saveHfModel(run.paths.hf, spec.modelConfig, run.ckpt!.loadBest(), spec.tokenizerDir);
@@ -106,19 +117,38 @@ async function freshState(run: RunContext): Promise<TrainerState> {
   };
 }
 
-/** Weights, moments and loop state from last.pth (every rank reads it from the shared run folder; rank 0 wrote it). */
-function resumedState(run: RunContext): TrainerState {
-  const c = (run.ckpt ?? new Checkpointer(run.paths.checkpoints, run.job.keep_last)).loadLast();
-  run.engine.loadStateDict(c.model, run.paths.last);
-  run.engine.loadOptimizerState(c.optimizer);
-  run.log.say(`resumed from ${run.paths.last}: stage ${c.state.stage}, step ${c.state.step}, ${c.state.globalStep} steps in all`);
-  return c.state;
+/**
+ * The newest checkpoint that verifies, loaded into the engine (every rank
+ * reads it from the shared run folder; rank 0 wrote it). The log gets a
+ * `resume` record and TensorBoard a restart marker, so steps redone after it
+ * replace the ones logged before: readers show the current line.
+ */
+function loadResumePoint(run: RunContext, reason: string): ResumePoint {
+  const p = (run.ckpt ?? new Checkpointer(run.paths.checkpoints, run.job.keep_last)).loadResumable();
+  for (const r of p.refused) run.log.say(`checkpoint refused: ${r.reason}`);
+  if (p.refused.length) run.log.say(`resuming from ${p.path} instead (the newest checkpoint that verifies)`);
+  run.engine.loadStateDict(p.checkpoint.model, p.path);
+  run.engine.loadOptimizerState(p.checkpoint.optimizer);
+  const c = p.checkpoint.state;
+  run.lastCheckpoint = { path: p.path, globalStep: c.globalStep };
+  run.log.event(
+    'resume',
+    { fromGlobalStep: c.globalStep, stage: c.stage, step: c.step, checkpoint: p.path, reason, refused: p.refused },
+    `resumed from ${p.path}: stage ${c.stage}, step ${c.step}, ${c.globalStep} steps in all (${reason})`,
+  );
+  run.tb?.restartAt(c.globalStep + 1, p.path);
+  return p;
+}
+
+function resumedState(run: RunContext, reason: string): TrainerState {
+  return loadResumePoint(run, reason).checkpoint.state;
 }
 
 /**
  * The current stage's steps from where `state` is, with evaluations and
  * checkpoints at their intervals; ends at the plan's last step (after a
  * final evaluation), at an early stop, or paused (stop request, step budget).
+ * A divergence fails the run or rolls it back (see onDivergence).
  */
 async function trainStage(
   run: RunContext,
@@ -131,21 +161,38 @@ async function trainStage(
   const { plan, stage } = s;
   if (state.step === 0 && state.microCursor === 0) await beginStage(run, s, state, result);
   const clock = new EtaClock();
+  const guard = new DivergenceGuard(run.job.divergence, Math.log(run.spec.modelConfig.vocab_size));
+  let checkpointDue = false;
   while (state.step < plan.maxSteps) {
-    const { report, stopRequested } = await trainStep(run, s, state, o.shouldStop?.() ?? false, clock);
+    const { report, stopRequested, invalid } = await trainStep(run, s, state, o.shouldStop?.() ?? false, clock);
     budget.steps++;
-    result.losses.push(report.loss);
-    result.stepSeconds.push(report.seconds);
-    if (run.rank0) logStep(run, stage.log_interval, report);
+    const diverged = invalid ?? guard.observe(report.loss);
+    if (!invalid) {
+      result.losses.push(report.loss);
+      result.stepSeconds.push(report.seconds);
+      if (run.rank0) logStep(run, stage.log_interval, report);
+    }
+    if (diverged) {
+      onDivergence(run, s, state, diverged, guard, clock);
+      continue;
+    }
     let stop: string | null = null;
+    checkpointDue ||= stage.checkpoint_interval > 0 && state.step % stage.checkpoint_interval === 0;
     if (stage.eval_interval > 0 && state.step % stage.eval_interval === 0 && state.step < plan.maxSteps) {
       const v = await evaluateAndJudge(run, s, state);
+      if (v.diverged) {
+        onDivergence(run, s, state, v.diverged, guard, clock);
+        continue;
+      }
       if (v.metrics) report.eval = result.lastEval = v.metrics;
       stop = v.stop;
-      checkpoint(run, state, result);
+      checkpointDue = true;
       clock.reset();
-    } else if (stage.checkpoint_interval > 0 && state.step % stage.checkpoint_interval === 0) {
+    }
+    // Never checkpoint weights the guard suspects: the last good checkpoint must be good.
+    if (checkpointDue && !guard.suspicious) {
       checkpoint(run, state, result);
+      checkpointDue = false;
     }
     o.onStep?.(report);
     // Let the event loop run once a step (IPC stop requests, timers) even when nothing else awaits I/O.
@@ -154,9 +201,37 @@ async function trainStage(
     if (budget.steps >= budget.limit) return { kind: 'paused', reason: 'step limit' };
     if (stop !== null) return { kind: 'stopped', reason: stop };
   }
+  return finishStage(run, s, state, result);
+}
+
+/** The stage's closing evaluation: the run never ends on a diverged one. */
+async function finishStage(run: RunContext, s: StageContext, state: TrainerState, result: TrainResult): Promise<StageEnd> {
   const v = await evaluateAndJudge(run, s, state);
+  if (v.diverged) throw divergedError(s.plan, state, v.diverged, run.lastCheckpoint, run.spec.runDir, ' in the stage\'s final evaluation');
   if (v.metrics) result.lastEval = v.metrics;
   return v.stop === null ? { kind: 'completed' } : { kind: 'stopped', reason: v.stop };
+}
+
+/**
+ * A diverged run: FAILED with the step and the last good checkpoint named, or
+ * (divergence.action "rollback", once per run) back to that checkpoint with
+ * the batches read since it skipped. Every rank decides alike: the step loss
+ * is all-reduced and an evaluation verdict broadcast.
+ */
+function onDivergence(run: RunContext, s: StageContext, state: TrainerState, reason: string, guard: DivergenceGuard, clock: EtaClock): void {
+  const rollbacks = state.rollbacks ?? 0;
+  if (run.job.divergence.action !== 'rollback' || rollbacks >= 1 || !run.lastCheckpoint) {
+    const note = rollbacks > 0 ? ' (after a rollback already skipped the batches that first diverged)' : '';
+    throw divergedError(s.plan, state, reason, run.lastCheckpoint, run.spec.runDir, note);
+  }
+  const from = state.microCursor;
+  const p = loadResumePoint(run, `rollback: ${reason} at stage ${s.plan.stage} step ${state.step + 1}`);
+  const skipped = { from: p.checkpoint.state.microCursor, to: from };
+  Object.assign(state, p.checkpoint.state, { microCursor: from, rollbacks: rollbacks + 1 });
+  run.engine.setRngState(state.engineRng);
+  run.log.event('rollback', { stage: s.plan.stage, skippedMicroBatches: skipped }, `skipping micro-batches ${skipped.from}–${skipped.to - 1} of stage ${s.plan.stage} once`);
+  guard.reset();
+  clock.reset();
 }
 
 /** A stage starts from the previous stage's weights with a fresh optimizer (like a new Trainer run), its plan shown and a first evaluation. */
@@ -167,6 +242,7 @@ async function beginStage(run: RunContext, s: StageContext, state: TrainerState,
   if (run.rank0) run.log.say(formatPlan(s.plan, `${e.engine}/${e.backend} (${e.device}, ${e.dtype}, ${e.threads} thread${e.threads === 1 ? '' : 's'})`));
   run.log.event('plan', { ...s.plan, engine: e });
   const m = await evaluateOnRank0(run, s, state);
+  if (m && Number.isFinite(m.loss)) state.lowestEvalLoss = Math.min(state.lowestEvalLoss ?? Infinity, m.loss);
   if (s.plan.stage === 0 && m) result.firstEval = m;
 }
 
@@ -176,8 +252,9 @@ function logStep(run: RunContext, logInterval: number, r: StepReport): void {
   if (r.step % logInterval === 0 || r.step === r.maxSteps) run.log.progress(r);
 }
 
-/** last.pth (and step-N.pth) on rank 0, with the dropout stream as it is now. */
+/** last.pth (and step-N.pth) on rank 0, with the dropout stream as it is now; every rank notes where it is. */
 function checkpoint(run: RunContext, state: TrainerState, result: TrainResult): void {
+  run.lastCheckpoint = { path: run.paths.last, globalStep: state.globalStep };
   if (!run.rank0) return;
   state.engineRng = run.engine.rngState();
   result.lastPath = run.ckpt!.saveLast(run.engine, state);

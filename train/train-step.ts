@@ -1,6 +1,6 @@
 import { learningRateAt } from '../spec/lr-schedule.ts';
 import type { TrainerState } from './checkpointer.ts';
-import { explainStepFailure, nonFiniteStep } from './failures.ts';
+import { explainStepFailure } from './failures.ts';
 import type { MlmMetrics } from './metrics/mlm-metrics.ts';
 import type { RunContext } from './run-context.ts';
 import type { StageContext } from './stage-context.ts';
@@ -41,8 +41,9 @@ export class EtaClock {
  * its masked-token losses; one all-reduce of [loss sum, masked tokens,
  * tokens, stop requested] and one of the flat gradient; then the identical
  * AdamW step with gradScale = 1 / (masked tokens of the global batch), so
- * the update is the same for 1 rank or N. Advances `state`; a non-finite
- * loss or gradient is never applied.
+ * the update is the same for 1 rank or N. Advances `state`; a step whose
+ * loss or gradient is not finite is not applied, not counted, and reported
+ * as `invalid` (the engines skip such an update).
  */
 export async function trainStep(
   run: RunContext,
@@ -50,7 +51,7 @@ export async function trainStep(
   state: TrainerState,
   stopRequested: boolean,
   clock: EtaClock,
-): Promise<{ report: StepReport; stopRequested: boolean }> {
+): Promise<{ report: StepReport; stopRequested: boolean; invalid: string | null }> {
   const { engine, sync } = run;
   const { plan, stage } = s;
   const t0 = performance.now();
@@ -91,16 +92,18 @@ export async function trainStep(
     gradScale: stats[1]! > 0 ? 1 / stats[1]! : 0,
   });
   const loss = stats[1]! > 0 ? stats[0]! / stats[1]! : NaN;
-  // Engines skip the update when the norm is not finite; the run stops here.
-  if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw nonFiniteStep(plan, state, loss, gradNorm, run.ckpt?.lastPath ?? null, run.spec.runDir);
-  state.step++;
-  state.globalStep++;
+  const invalid = !Number.isFinite(loss) ? `the loss is ${loss}` : !Number.isFinite(gradNorm) ? `the gradient norm is ${gradNorm}` : null;
+  if (!invalid) {
+    state.step++;
+    state.globalStep++;
+  }
   const seconds = (performance.now() - t0) / 1000;
+  // An invalid step is reported as the step it would have been.
   const report: StepReport = {
     stage: plan.stage,
-    step: state.step,
+    step: state.step + (invalid ? 1 : 0),
     maxSteps: plan.maxSteps,
-    globalStep: state.globalStep,
+    globalStep: state.globalStep + (invalid ? 1 : 0),
     loss,
     lr,
     gradNorm,
@@ -108,5 +111,5 @@ export async function trainStep(
     tokensPerSec: stats[2]! / seconds,
     etaSec: clock.tick() * (plan.maxSteps - state.step),
   };
-  return { report, stopRequested: stats[3]! > 0 };
+  return { report, stopRequested: stats[3]! > 0, invalid };
 }

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { parseJsonNamed, readFileNamed, readJsonNamed } from '../../common/read-file.ts';
 import { dirname, join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { fingerprintOf, specialIdsFrom, type Encoded, type SpecialIds, type Tokenizer } from './tokenizer.ts';
@@ -22,15 +23,15 @@ export class HfJsonTokenizer implements Tokenizer {
 
   /** `useLibrary` forces @huggingface/tokenizers even for plain BERT files (the tests compare both). */
   constructor(path: string, o: { useLibrary?: boolean } = {}) {
-    const raw = readFileSync(path, 'utf8');
-    const json = JSON.parse(raw) as TokenizerJson;
+    const raw = readFileNamed(path, 'tokenizer').toString('utf8');
+    const json = parseJsonNamed<TokenizerJson>(raw, path, 'tokenizer');
     // Files written by older `tokenizers` releases (bert-base-uncased's among them) carry no model.type.
     if (json.model && json.model.type === undefined && json.model.merges === undefined) json.model.type = 'WordPiece';
     if (json.model?.type !== 'WordPiece') {
       throw new Error(`${path}: model type ${JSON.stringify(json.model?.type)} is not supported (BERT's WordPiece is)`);
     }
     const cfgPath = join(dirname(path), 'tokenizer_config.json');
-    const cfg = existsSync(cfgPath) ? JSON.parse(readFileSync(cfgPath, 'utf8')) : {};
+    const cfg = existsSync(cfgPath) ? readJsonNamed(cfgPath, 'tokenizer config') : {};
     this.hf = new HfTokenizer(json, cfg);
     this.continuation = json.model.continuing_subword_prefix ?? '##';
     const vocab = this.hf.get_vocab(true);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { readJsonNamed } from '../../common/read-file.ts';
 import { join } from 'node:path';
 
 /**
@@ -53,7 +54,7 @@ export function fingerprintOf(...parts: Array<string | Buffer>): string {
 export function readDoLowerCase(dir: string): boolean {
   const p = join(dir, 'tokenizer_config.json');
   if (!existsSync(p)) return true;
-  const cfg = JSON.parse(readFileSync(p, 'utf8')) as { do_lower_case?: boolean };
+  const cfg = readJsonNamed<{ do_lower_case?: boolean }>(p, 'tokenizer config');
   return cfg.do_lower_case ?? true;
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileNamed } from '../../common/read-file.ts';
 import { cleanText, splitChunk } from './bert-basic.ts';
 import { fingerprintOf, specialIdsFrom, type Encoded, type SpecialIds, type Tokenizer } from './tokenizer.ts';
 
@@ -28,7 +28,7 @@ export class WordPieceTokenizer implements Tokenizer {
   }
 
   static fromVocabFile(path: string, lowerCase: boolean): WordPieceTokenizer {
-    const text = readFileSync(path, 'utf8');
+    const text = readFileNamed(path, 'tokenizer vocabulary').toString('utf8');
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
     return new WordPieceTokenizer(lines.map((l) => l.replace(/\r$/, '')), lowerCase, path);

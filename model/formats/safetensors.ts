@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
+import { CorruptFileError, readFileNamed } from '../../common/read-file.ts';
 import { numel, type HostTensor, type StateDict } from '../state-dict.ts';
 
 /**
@@ -7,24 +8,31 @@ import { numel, type HostTensor, type StateDict } from '../state-dict.ts';
  * little-endian header length, a JSON header {name: {dtype, shape,
  * data_offsets}}, then raw little-endian tensor bytes. Small enough that a
  * dependency would cost more than it saves; tests check it against files
- * written by Python.
+ * written by Python. Files written here carry the SHA-256 of their tensor
+ * bytes in the header's metadata (`gradpool_sha256`, a string as the format
+ * allows; Hugging Face ignores it), and reading checks it when present.
  */
+const CHECKSUM_KEY = 'gradpool_sha256';
 
 /** Reads F32, F16, BF16 and F64 tensors, returned as float32. */
 export function readSafetensors(path: string): { tensors: StateDict; metadata: Record<string, string> } {
-  const buf = readFileSync(path);
-  if (buf.byteLength < 8) throw new Error(`${path}: not a safetensors file (${buf.byteLength} bytes)`);
+  const buf = readFileNamed(path, 'weights');
+  if (buf.byteLength < 8) throw new CorruptFileError(path, `not a safetensors file (${buf.byteLength} bytes)`);
   const headerLen = Number(buf.readBigUInt64LE(0));
   if (8 + headerLen > buf.byteLength) {
-    throw new Error(`${path}: truncated safetensors file (header says ${headerLen} bytes, file has ${buf.byteLength})`);
+    throw new CorruptFileError(path, `truncated safetensors file (header says ${headerLen} bytes, file has ${buf.byteLength})`);
   }
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
   try {
     header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
   } catch (e) {
-    throw new Error(`${path}: unreadable safetensors header: ${(e as Error).message}`);
+    throw new CorruptFileError(path, `unreadable safetensors header (${(e as Error).message})`);
   }
   const base = 8 + headerLen;
+  const declared = (header.__metadata__ as Record<string, string> | undefined)?.[CHECKSUM_KEY];
+  if (declared && createHash('sha256').update(buf.subarray(base)).digest('hex') !== declared) {
+    throw new CorruptFileError(path, 'its tensor bytes differ from the SHA-256 recorded when it was written');
+  }
   const tensors: StateDict = new Map();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
@@ -34,7 +42,7 @@ export function readSafetensors(path: string): { tensors: StateDict; metadata: R
     }
     const { dtype, shape, data_offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     const [begin, end] = data_offsets;
-    if (base + end > buf.byteLength) throw new Error(`${path}: tensor ${name} runs past the end of the file`);
+    if (base + end > buf.byteLength) throw new CorruptFileError(path, `tensor ${name} runs past the end of the file`);
     const bytes = buf.subarray(base + begin, base + end);
     tensors.set(name, { shape, data: decode(bytes, dtype, numel(shape), `${path}: ${name}`) });
   }
@@ -75,7 +83,10 @@ export function f16ToF32(h: number): number {
 
 /** Writes float32 tensors in the given order, atomically. */
 export function writeSafetensors(path: string, tensors: StateDict, metadata: Record<string, string> = {}): void {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt', ...metadata } };
+  const data = [...tensors.values()].map(littleEndianBytes);
+  const sha = createHash('sha256');
+  for (const d of data) sha.update(d);
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt', ...metadata, [CHECKSUM_KEY]: sha.digest('hex') } };
   let offset = 0;
   for (const [name, t] of tensors) {
     const bytes = t.data.byteLength;
@@ -87,8 +98,7 @@ export function writeSafetensors(path: string, tensors: StateDict, metadata: Rec
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   const chunks: Uint8Array[] = [head, Buffer.from(json, 'utf8')];
-  for (const t of tensors.values()) chunks.push(littleEndianBytes(t));
-  writeFileAtomic(path, chunks);
+  writeFileAtomic(path, [...chunks, ...data]);
 }
 
 function littleEndianBytes(t: HostTensor): Uint8Array {

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { writeFileAtomic } from '../../common/atomic-write.ts';
+import { readFileNamed } from '../../common/read-file.ts';
 import { bf16ToF32, f16ToF32 } from './safetensors.ts';
 import type { HostTensor, StateDict } from '../state-dict.ts';
 import { PickleWriter, unpickle, type PyValue, type TensorRecord } from './pickle.ts';
@@ -15,7 +16,13 @@ export type TorchObject = Map<string, PyValue | HostTensor>;
 
 const ARCHIVE = 'archive';
 
-export function saveTorchFile(path: string, obj: TorchObject): void {
+/** What was written: the file's size and SHA-256 (a checkpoint manifest records them). */
+export interface FileDigest {
+  bytes: number;
+  sha256: string;
+}
+
+export function saveTorchFile(path: string, obj: TorchObject): FileDigest {
   const storages: Float32Array[] = [];
   const convert = (v: unknown): PyValue => {
     if (v && typeof v === 'object' && 'data' in v && (v as HostTensor).data instanceof Float32Array) {
@@ -37,7 +44,15 @@ export function saveTorchFile(path: string, obj: TorchObject): void {
     ...storages.map((s, i) => ({ name: `${ARCHIVE}/data/${i}`, data: new Uint8Array(s.buffer, s.byteOffset, s.byteLength) })),
     { name: `${ARCHIVE}/version`, data: Buffer.from('3\n') },
   ];
-  writeFileAtomic(path, writeZip(entries));
+  const chunks = writeZip(entries);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for (const c of chunks) {
+    hash.update(c);
+    bytes += c.byteLength;
+  }
+  writeFileAtomic(path, chunks);
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 const DTYPES: Record<string, { bytes: number; read: (b: Buffer, i: number) => number }> = {
@@ -51,7 +66,12 @@ const DTYPES: Record<string, { bytes: number; read: (b: Buffer, i: number) => nu
 
 /** Loads a torch.save'd object; tensors come back as float32 HostTensors. */
 export function loadTorchFile(path: string): PyValue {
-  const files = readZip(readFileSync(path), path);
+  return parseTorchFile(readFileNamed(path, 'checkpoint'), path);
+}
+
+/** A torch.save'd object from its bytes (every zip entry's CRC-32 checked). */
+export function parseTorchFile(buf: Buffer, path: string): PyValue {
+  const files = readZip(buf, path);
   const pklName = [...files.keys()].find((n) => n.endsWith('/data.pkl'));
   if (!pklName) throw new Error(`${path}: no data.pkl in the archive (not a torch.save file)`);
   const prefix = pklName.slice(0, -'data.pkl'.length);

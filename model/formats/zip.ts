@@ -1,10 +1,13 @@
 import { crc32 } from 'node:zlib';
+import { CorruptFileError } from '../../common/read-file.ts';
 
 /**
  * The subset of ZIP that PyTorch's checkpoint format uses: stored (not
  * compressed) entries, file data aligned to 64 bytes with padding in the
  * local header's extra field (as torch.save does, so it can mmap tensors).
  * No ZIP64: archives stay under 4 GiB (BERT-large with AdamW moments fits).
+ * Reading checks every entry's CRC-32, so flipped bytes anywhere in the
+ * data are refused, never trained on.
  */
 const ALIGN = 64;
 
@@ -73,13 +76,14 @@ export function readZip(buf: Buffer, source: string): Map<string, Buffer> {
       break;
     }
   }
-  if (eocd < 0) throw new Error(`${source}: not a zip archive (truncated, or a legacy non-zip torch file)`);
+  if (eocd < 0) throw new CorruptFileError(source, 'not a zip archive (truncated, or a legacy non-zip torch file)');
   const count = buf.readUInt16LE(eocd + 10);
   let p = buf.readUInt32LE(eocd + 16);
   const out = new Map<string, Buffer>();
   for (let i = 0; i < count; i++) {
-    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error(`${source}: corrupt zip central directory`);
+    if (p + 46 > buf.byteLength || buf.readUInt32LE(p) !== 0x02014b50) throw new CorruptFileError(source, 'damaged zip central directory');
     const method = buf.readUInt16LE(p + 10);
+    const crc = buf.readUInt32LE(p + 16);
     const size = buf.readUInt32LE(p + 20);
     const nameLen = buf.readUInt16LE(p + 28);
     const extraLen = buf.readUInt16LE(p + 30);
@@ -87,9 +91,12 @@ export function readZip(buf: Buffer, source: string): Map<string, Buffer> {
     const local = buf.readUInt32LE(p + 42);
     const name = buf.toString('utf8', p + 46, p + 46 + nameLen);
     if (method !== 0) throw new Error(`${source}: entry ${name} is compressed (method ${method}); torch checkpoints are stored`);
+    if (local + 30 > buf.byteLength || buf.readUInt32LE(local) !== 0x04034b50) throw new CorruptFileError(source, `entry ${name}: damaged local header`);
     const dataStart = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
-    if (dataStart + size > buf.byteLength) throw new Error(`${source}: entry ${name} runs past the end (truncated file)`);
-    out.set(name, buf.subarray(dataStart, dataStart + size));
+    if (dataStart + size > buf.byteLength) throw new CorruptFileError(source, `entry ${name} runs past the end (truncated file)`);
+    const data = buf.subarray(dataStart, dataStart + size);
+    if (crc32(data) >>> 0 !== crc) throw new CorruptFileError(source, `entry ${name} fails its CRC-32 check`);
+    out.set(name, data);
     p += 46 + nameLen + extraLen + commentLen;
   }
   return out;

@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readCurrentLog } from '../../train/step-log.ts';
 import { validateJob } from '../../spec/validate-job.ts';
 import type { Job } from '../../spec/job-spec.ts';
 
@@ -49,12 +50,7 @@ export function testJob(dir: string, over: Record<string, unknown> = {}, stage: 
   return validateJob(raw, join(dir, 'job.json'));
 }
 
-/** The training loss of every step of a run, from its logs/train.jsonl (rank 0's record). */
+/** The training loss of every step of a run, as it stands (rank 0's logs/train.jsonl, redone steps once). */
 export function stepLosses(runDir: string): number[] {
-  return readFileSync(join(runDir, 'logs', 'train.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { event: string; loss: number })
-    .filter((l) => l.event === 'step')
-    .map((l) => l.loss);
+  return readCurrentLog(runDir).steps.map((l) => l.loss);
 }

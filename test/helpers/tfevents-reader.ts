@@ -10,6 +10,8 @@ export interface DecodedEvent {
   step: number;
   fileVersion?: string;
   scalars: Record<string, number>;
+  /** SessionLog { status = 1, checkpoint_path = 2 }, when the event is one. */
+  sessionLog?: { status: number; checkpointPath: string };
 }
 
 function readVarint(b: Buffer, p: number): [bigint, number] {
@@ -50,6 +52,20 @@ function fields(b: Buffer): Array<{ num: number; wire: number; value: bigint | B
   return out;
 }
 
+/**
+ * What TensorBoard shows from events read in order: a SessionLog START at
+ * step s purges the events at step s and later read before it (its
+ * EventAccumulator's restart handling), so redone steps appear once.
+ */
+export function currentEvents(events: DecodedEvent[]): DecodedEvent[] {
+  let out: DecodedEvent[] = [];
+  for (const e of events) {
+    if (e.sessionLog?.status === 1) out = out.filter((x) => x.step < e.step);
+    else out.push(e);
+  }
+  return out;
+}
+
 export function readEvents(path: string): DecodedEvent[] {
   const b = readFileSync(path);
   const events: DecodedEvent[] = [];
@@ -66,6 +82,13 @@ export function readEvents(path: string): DecodedEvent[] {
       if (f.num === 1) ev.wallTime = f.value as number;
       else if (f.num === 2) ev.step = Number(f.value as bigint);
       else if (f.num === 3) ev.fileVersion = (f.value as Buffer).toString();
+      else if (f.num === 7) {
+        const sf = fields(f.value as Buffer);
+        ev.sessionLog = {
+          status: Number((sf.find((x) => x.num === 1)?.value as bigint | undefined) ?? 0n),
+          checkpointPath: (sf.find((x) => x.num === 2)?.value as Buffer | undefined)?.toString() ?? '',
+        };
+      }
       else if (f.num === 5) {
         for (const v of fields(f.value as Buffer)) {
           const vf = fields(v.value as Buffer);

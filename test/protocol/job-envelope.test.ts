@@ -62,6 +62,7 @@ const full = {
   ],
   early_stopping: { metric: 'masked_accuracy', patience: 3, target: 0.5 },
   keep_last: 0,
+  divergence: { factor: 8, patience: 2, window: 20, action: 'rollback' },
 };
 
 test('demo-grimm.yaml goes through both encodings to the same Job as validateJob', () => {
@@ -190,6 +191,7 @@ test('the .proto and validateJob name the same fields, with the same defaults', 
     ['Model', sample.model as unknown as Record<string, unknown>],
     ['Stage', sample.stages[0] as unknown as Record<string, unknown>],
     ['EarlyStopping', sample.early_stopping as unknown as Record<string, unknown>],
+    ['Divergence', sample.divergence as unknown as Record<string, unknown>],
   ];
   for (const [name, spec] of messages) {
     const type = parsed.lookupType(`gradpool.v1.${name}`);

@@ -1,3 +1,4 @@
+import { readCurrentLog } from '../../train/step-log.ts';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,11 +39,7 @@ test('a rank job whose steps outlast the lock runs exactly once; progress flows 
     if (e.type === 'failed') assert.fail(e.reason);
   }
   assert.ok(outcome && outcome.finished, JSON.stringify(seen));
-  const steps = readFileSync(join(runPaths(outcome.run_dir).logs, 'train.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .filter((l) => l.event === 'step');
+  const steps = readCurrentLog(outcome.run_dir).steps;
   assert.equal(steps.length, 3);
   // The premise: a step (32 × 128 tokens) takes longer than the 1.5 s lock.
   assert.ok(steps.some((l) => (32 * 128) / l.tokensPerSec > 1.5), 'steps were too short to test the lock');
@@ -99,4 +96,16 @@ test('bad jobs are rejected with the field path: by the client before queueing, 
   await q.close();
   await assert.rejects(cluster.client.result('foreign-1'), /stages\[0\]\.sequence_len/);
   assert.equal((await cluster.client.status('foreign-1')).state, 'FAILED');
+});
+
+test('a diverging run ends FAILED through the service: the step and the last good checkpoint named, no stack trace', async () => {
+  const dir = scratchDir('diverge');
+  const job = testJob(dir, { name: 'diverge' }, { max_steps: 30, learning_rate: 10, warmup_steps: 0, max_grad_norm: 0, eval_interval: 0, checkpoint_interval: 1 });
+  const id = await cluster.client.submit(job, { worldSize: 2 });
+  await assert.rejects(cluster.client.result(id), (e: Error) => /the run diverged/.test(e.message));
+  const status = await cluster.client.status(id);
+  assert.equal(status.state, 'FAILED');
+  assert.match(status.message, /stage 0 step \d+: the run diverged: .*Last good checkpoint: .*last\.pth \(step \d+\)/);
+  assert.doesNotMatch(status.message, /\n\s+at /, 'the user sees the message; the stack goes to the worker log');
+  assert.ok(!readCurrentLog(join(dir, 'runs', 'diverge')).records.some((r) => r.event === 'end'), 'never "all stages done"');
 });

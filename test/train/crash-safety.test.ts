@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { removeStaleTemporaries } from '../../common/atomic-write.ts';
 import { loadTorchFile } from '../../model/formats/torch-file.ts';
 import { scratchDir } from '../helpers/torch-reference.ts';
 
@@ -29,6 +30,9 @@ test('SIGKILL in the middle of checkpoint writes never leaves a corrupt or mixed
     assert.equal(w.length, 4_000_000);
     assert.ok(w.every((x) => x === version), `round ${round}: tensor mixes versions`);
   }
-  // Leftover temporary files are the only trace of the kills; the target is always whole.
-  assert.ok(readdirSync(dir).includes('last.pth'));
+  // Leftover temporary files are the only trace of the kills; the target is always whole, and the
+  // next writer's start removes them (their writers are dead).
+  const leftovers = readdirSync(dir).filter((f) => f.includes('.tmp-'));
+  assert.deepEqual(removeStaleTemporaries(dir).sort(), leftovers.sort());
+  assert.deepEqual(readdirSync(dir), ['last.pth']);
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
  * TensorBoard event files without TensorFlow: TFRecord framing (length,
  * masked CRC32C of the length, an Event protobuf, masked CRC32C of the
  * data) and the few protobuf fields scalars need:
- *   Event { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
+ *   Event { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; SessionLog session_log = 7; }
  *   Summary { repeated Value value = 1; }  Value { string tag = 1; float simple_value = 2; }
  */
 const CRC_TABLE = (() => {
@@ -51,7 +51,14 @@ function lengthDelimited(num: number, body: Uint8Array): number[] {
   return [...field(num, 2), ...varint(body.length), ...body];
 }
 
-function encodeEvent(wallTime: number, step: number, body: { fileVersion?: string; scalars?: Array<[string, number]> }): Uint8Array {
+/** SessionLog.status START: TensorBoard drops the events at this step and later that it read before it. */
+const SESSION_START = 1;
+
+function encodeEvent(
+  wallTime: number,
+  step: number,
+  body: { fileVersion?: string; scalars?: Array<[string, number]>; sessionStart?: string },
+): Uint8Array {
   const out: number[] = [];
   const wt = Buffer.alloc(8);
   wt.writeDoubleLE(wallTime);
@@ -67,6 +74,11 @@ function encodeEvent(wallTime: number, step: number, body: { fileVersion?: strin
       summary.push(...lengthDelimited(1, Uint8Array.from(value)));
     }
     out.push(...lengthDelimited(5, Uint8Array.from(summary)));
+  }
+  if (body.sessionStart !== undefined) {
+    // SessionLog { SessionStatus status = 1; string checkpoint_path = 2; }
+    const log = [...field(1, 0), ...varint(SESSION_START), ...lengthDelimited(2, Buffer.from(body.sessionStart))];
+    out.push(...lengthDelimited(7, Uint8Array.from(log)));
   }
   return Uint8Array.from(out);
 }
@@ -96,6 +108,15 @@ export class TensorBoardWriter {
   scalars(step: number, values: Record<string, number>): void {
     const finite = Object.entries(values).filter(([, v]) => Number.isFinite(v));
     if (finite.length) this.write(encodeEvent(Date.now() / 1000, step, { scalars: finite }));
+  }
+
+  /**
+   * A restart from a checkpoint: TensorBoard's purge (a SessionLog START at
+   * `step`) discards the steps from `step` on that a crashed run logged, so
+   * the redone steps replace them instead of drawing a second line.
+   */
+  restartAt(step: number, checkpointPath: string): void {
+    this.write(encodeEvent(Date.now() / 1000, step, { sessionStart: checkpointPath }));
   }
 
   private write(event: Uint8Array): void {
