@@ -16,13 +16,15 @@ export function durationAt(run: RunRecord, size: number): number | null {
 
 /**
  * When an active run is expected to free its workers: a stopping run after
- * stopEstimateMs, a running one when its estimate runs out (never before
- * now); null when unknown.
+ * stopEstimateMs (never before now: the stop deadline bounds it), a running
+ * one when its estimate runs out; null when unknown, or when the run has
+ * outlived its estimate (an estimate proved wrong is no estimate).
  */
 export function expectedEndAt(run: RunRecord, now: number, o: ResolvedOptions): number | null {
   if (run.stop) return Math.max(now, run.stop.at + o.stopEstimateMs);
   if (run.remainingAtFullMs === null || run.estimateAt === null) return null;
-  return Math.max(now, run.estimateAt + (run.remainingAtFullMs * largest(run)) / run.worldSize);
+  const end = run.estimateAt + (run.remainingAtFullMs * largest(run)) / run.worldSize;
+  return end >= now ? end : null;
 }
 
 /** A running attempt's own report: `remainingMs` at its current world size. */

@@ -12,6 +12,7 @@ export type {
   AttemptOutcome,
   Decision,
   FinalState,
+  RequeueCause,
   JobRequest,
   RunId,
   SchedulerEvent,

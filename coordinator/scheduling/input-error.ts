@@ -5,3 +5,6 @@ export class SchedulerInputError extends Error {
     this.name = 'SchedulerInputError';
   }
 }
+
+/** A value as a problem line shows it: NaN and Infinity as themselves (JSON would say null), the rest as JSON. */
+export const showValue = (v: unknown): string => (typeof v === 'number' ? String(v) : JSON.stringify(v));

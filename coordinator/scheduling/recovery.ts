@@ -1,5 +1,7 @@
 import { closeAttempt, finishRun, requestStop, requeue } from './run-lifecycle.ts';
-import type { AttemptOutcome, RunRecord, SchedulerState, StepResult } from './types.ts';
+import type { AttemptOutcome, RequeueCause, RunRecord, SchedulerState, StepResult, StopReason } from './types.ts';
+
+const PAUSE_CAUSE: Partial<Record<StopReason, RequeueCause>> = { preempt: 'preempted', drain: 'drained', resize: 'resized' };
 
 /**
  * Automatic recovery. A failed attempt (a rank or its worker lost, a crash,
@@ -32,7 +34,8 @@ export function endAttempt(state: SchedulerState, run: RunRecord, outcome: Attem
   const failure = run.failure ?? (outcome === 'paused' ? null : reason || outcome);
   if (failure === null) {
     const why = stop ? stop.message : `paused (${reason || 'stopped'})`;
-    return requeue(state, run, `${why}; resumes from the last checkpoint`, out);
+    const cause = (stop && PAUSE_CAUSE[stop.reason]) ?? 'paused';
+    return requeue(state, run, cause, `${why}; resumes from the last checkpoint`, out);
   }
   run.history.push(attemptLine(failure));
   run.restarts++;
@@ -40,7 +43,7 @@ export function endAttempt(state: SchedulerState, run: RunRecord, outcome: Attem
     const msg = `failed after ${run.history.length} attempt(s), max_restarts ${run.maxRestarts} used up; last: ${failure}`;
     return finishRun(state, run, 'FAILED', msg, out);
   }
-  requeue(state, run, `restart ${run.restarts} of ${run.maxRestarts} from the last checkpoint after: ${failure}`, out);
+  requeue(state, run, 'restart', `restart ${run.restarts} of ${run.maxRestarts} from the last checkpoint after: ${failure}`, out);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { settleEstimate } from './estimates.ts';
 import { enqueue } from './queue-order.ts';
 import { assignWorkers, releaseWorkers } from './worker-pool.ts';
-import type { FinalState, JobRequest, RunRecord, SchedulerState, StepResult, StopReason, WorkerId } from './types.ts';
+import type { FinalState, JobRequest, RequeueCause, RunRecord, SchedulerState, StepResult, StopReason, WorkerId } from './types.ts';
 
 /** The transitions of a run: queued → running → (stopping →) queued again or finished. */
 
@@ -71,9 +71,9 @@ export function closeAttempt(state: SchedulerState, run: RunRecord): void {
   run.startedAt = null;
 }
 
-export function requeue(state: SchedulerState, run: RunRecord, message: string, out: StepResult): void {
+export function requeue(state: SchedulerState, run: RunRecord, cause: RequeueCause, message: string, out: StepResult): void {
   enqueue(state, run);
-  out.decisions.push({ type: 'requeued', runId: run.id, message });
+  out.decisions.push({ type: 'requeued', runId: run.id, cause, message });
 }
 
 export function finishRun(state: SchedulerState, run: RunRecord, final: FinalState, message: string, out: StepResult): void {

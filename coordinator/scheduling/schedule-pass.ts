@@ -1,9 +1,10 @@
 import { largestFitting } from './elastic.ts';
 import { durationAt } from './estimates.ts';
+import { growElastic } from './elastic-grow.ts';
 import { chooseWorkers } from './placement.ts';
 import { planPreemption } from './preemption.ts';
 import { compactQueue } from './queue-order.ts';
-import { reserveFor } from './reservation.ts';
+import { reserveFor, type Reservation } from './reservation.ts';
 import { requestStop, startRun } from './run-lifecycle.ts';
 import { usableWorkers } from './worker-pool.ts';
 import type { RunRecord, SchedulerState, StepResult } from './types.ts';
@@ -22,6 +23,8 @@ import type { RunRecord, SchedulerState, StepResult } from './types.ts';
  *    shadow time ("extra"), or, if preemptible and with an estimate, if they
  *    should end before the shadow time (they get a lease: overstaying it
  *    makes them preemptible by the runs ahead of them).
+ * 4. With no run blocked, idle workers let elastic runs that started small
+ *    grow (elastic-grow.ts).
  *
  * Why EASY and not strict order: gangs of very different sizes share the
  * pool, and in strict order a 64-worker run at the head idles every worker
@@ -54,6 +57,8 @@ export function schedulePass(state: SchedulerState, out: StepResult): { wakeAt: 
   if (head) {
     wakeAt = preemptFor(state, head, out);
     if (state.options.backfill && state.freeCount > 0) started = backfill(state, head, headIndex + 1, out) || started;
+  } else {
+    wakeAt = growElastic(state, out);
   }
   if (started) compactQueue(state);
   return { wakeAt };
@@ -70,22 +75,33 @@ function preemptFor(state: SchedulerState, head: RunRecord, out: StepResult): nu
   if (head.reservedSize !== null) return null;
   const { plan, nextEligibleAt } = planPreemption(state, head, stopping);
   if (!plan) return nextEligibleAt;
+  // Not worth it when running runs are expected to free enough for it soon anyway (leases aside: those are owed).
+  const shadowAt = reserveFor(state, head.worldSizes[0]!).shadowAt;
+  if (shadowAt - state.now <= state.options.preemptionMinGainMs && plan.victims.every((v) => !leaseOver(v, state.now))) return shadowAt;
   head.reservedSize = plan.target;
   for (const victim of plan.victims) {
-    const leaseOver = victim.leaseUntil !== null && victim.leaseUntil <= state.now;
-    const why = leaseOver ? 'its backfill lease ran out' : `priority ${head.priority} over ${victim.priority}`;
+    const why = leaseOver(victim, state.now) ? 'its backfill lease ran out' : `priority ${head.priority} over ${victim.priority}`;
     requestStop(state, victim, 'preempt', `preempted by run ${head.id} (${why})`, out);
   }
   return null;
 }
 
+const leaseOver = (run: RunRecord, now: number) => run.leaseUntil !== null && run.leaseUntil <= now;
+
 function backfill(state: SchedulerState, head: RunRecord, from: number, out: StepResult): boolean {
-  const res = reserveFor(state, Math.max(head.worldSizes[0]!, head.reservedSize ?? 0));
-  let extra = res.extra;
+  // The reservation costs a sort of the active runs: computed only once a run that fits is found.
+  let res: Reservation | null = null;
+  let extra = 0;
   let started = false;
   for (let i = from; i < state.queue.length && state.freeCount > 0; i++) {
     const run = state.runs.get(state.queue[i]!)!;
     if (run.worldSizes[0]! > state.freeCount) continue;
+    if (res === null) {
+      res = reserveFor(state, Math.max(head.worldSizes[0]!, head.reservedSize ?? 0));
+      extra = res.extra;
+      // Neither rule can admit anything: no extra workers, and no shadow time to end by.
+      if (extra === 0 && !Number.isFinite(res.shadowAt)) return started;
+    }
     const largest = largestFitting(run.worldSizes, state.freeCount);
     const onExtra = largestFitting(run.worldSizes, Math.min(state.freeCount, extra));
     let size = 0;

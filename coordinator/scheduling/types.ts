@@ -66,7 +66,9 @@ export type SchedulerEvent =
   /** Nothing happened but time passed: minimum run times and stop deadlines expire on ticks. */
   | { type: 'tick'; at: number };
 
-export type StopReason = 'preempt' | 'recover' | 'cancel' | 'drain';
+export type StopReason = 'preempt' | 'recover' | 'cancel' | 'drain' | 'resize';
+
+export type RequeueCause = 'preempted' | 'drained' | 'resized' | 'paused' | 'restart';
 
 export type FinalState = 'COMPLETED' | 'FAILED' | 'CANCELLED';
 
@@ -77,8 +79,8 @@ export type Decision =
   | { type: 'stop'; runId: RunId; attempt: number; reason: StopReason; message: string }
   /** The attempt did not stop within stopTimeoutMs: kill its rank processes, then report it `crashed`. */
   | { type: 'kill'; runId: RunId; attempt: number; message: string }
-  /** The run is waiting again (paused, preempted or restarting); it keeps its place in the queue. */
-  | { type: 'requeued'; runId: RunId; message: string }
+  /** The run is waiting again; it keeps its place in the queue. `restart`: after a failed attempt (counts against max_restarts). */
+  | { type: 'requeued'; runId: RunId; cause: RequeueCause; message: string }
   /** The run is over; `attempts` lists every failed attempt's reason. */
   | { type: 'finished'; runId: RunId; state: FinalState; message: string; attempts: string[] };
 

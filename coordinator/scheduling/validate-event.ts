@@ -1,4 +1,4 @@
-import { SchedulerInputError } from './input-error.ts';
+import { SchedulerInputError, showValue as show } from './input-error.ts';
 import type { SchedulerEvent, SchedulerState } from './types.ts';
 
 /**
@@ -68,6 +68,3 @@ export function validateEvent(state: SchedulerState, e: SchedulerEvent): void {
   }
   if (p.length) throw new SchedulerInputError(p);
 }
-
-/** NaN and Infinity as themselves (JSON would say null). */
-const show = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v));

@@ -44,10 +44,14 @@ test('events must come in time order; job ids are used once; unknown event types
 });
 
 test('options: unknown names and bad values are refused, naming the option', () => {
+  assert.deepEqual(problems(() => createScheduler({ agingIntervalMs: 'Infinity', backfill: 'no' } as never)), [
+    'options.agingIntervalMs: "Infinity" must be a number > 0 (Infinity turns aging off)',
+    'options.backfill: "no" must be true or false',
+  ]);
   assert.deepEqual(problems(() => createScheduler({ minRunTimeMs: -1, maxRestarts: 1.5, agingIntervalMs: 0, preemptOn: true } as never)), [
-    'options.preemptOn: unknown option (expected one of agingIntervalMs, minRunTimeMs, preemption, backfill, maxRestarts, stopEstimateMs, stopTimeoutMs)',
+    'options.preemptOn: unknown option (expected one of agingIntervalMs, minRunTimeMs, preemption, preemptionMinGainMs, backfill, maxRestarts, stopEstimateMs, stopTimeoutMs)',
     'options.minRunTimeMs: -1 must be a finite number ≥ 0',
-    'options.agingIntervalMs: 0 must be > 0 (Infinity turns aging off)',
+    'options.agingIntervalMs: 0 must be a number > 0 (Infinity turns aging off)',
     'options.maxRestarts: 1.5 must be an integer ≥ 0',
   ]);
 });

@@ -19,6 +19,7 @@ test('a priority-1 run preempts a priority-5 run once it has run the minimum tim
   assert.deepEqual(pool.running(), ['high']);
   assert.deepEqual([...pool.lastStart('high').workers].sort(), ['w0', 'w1']);
   assert.match(pool.of('requeued', 'low')[0]!.message, /preempted by run high/);
+  assert.equal(pool.of('requeued', 'low')[0]!.cause, 'preempted');
   pool.at(60 * MIN).end('high', 'completed');
   const resumed = pool.lastStart('low');
   assert.deepEqual([resumed.attempt, resumed.resume, resumed.worldSize], [2, true, 2]);
@@ -100,4 +101,15 @@ test('preemption turned off: the high-priority run waits its turn', () => {
   pool.at(1).add('high', { priority: 1 });
   pool.at(60 * MIN).tick();
   assert.equal(pool.of('stop').length, 0);
+});
+
+test('no preemption when running runs are expected to free enough within preemptionMinGainMs; it comes once that proves wrong', () => {
+  const pool = new PoolDriver(2, { ...opts, preemptionMinGainMs: 5 * MIN });
+  pool.add('low', { priority: 5, worldSizes: [2] });
+  pool.at(20 * MIN).send({ type: 'run-progress', at: 20 * MIN, runId: 'low', attempt: 1, remainingMs: 3 * MIN });
+  const r = pool.add('high', { priority: 1, worldSizes: [2] });
+  assert.equal(pool.of('stop').length, 0, 'low ends in 3 minutes: waiting is cheaper than a pause and a restart');
+  assert.equal(r.wakeAt, 23 * MIN, 'look again when it should have ended');
+  pool.at(23 * MIN + 1).tick();
+  assert.equal(pool.of('stop', 'low')[0]?.reason, 'preempt', 'it outlived its estimate: preempted');
 });

@@ -11,7 +11,9 @@ export function nextRandomEvent(rng: Rng, state: SchedulerState, now: number, se
   const pick = <T>(xs: readonly T[]): T | undefined => (xs.length ? xs[rng.int(xs.length)] : undefined);
   const active = [...state.active].map((id) => state.runs.get(id)!);
   const roll = rng.next();
-  if (roll < 0.3) {
+  // Quiet spells without arrivals let the queue drain, so idle-pool paths (elastic growth) are reached too.
+  const quiet = serial % 1000 >= 700;
+  if (roll < 0.2 && !quiet) {
     const max = pick([1, 1, 2, 2, 3, 4, 6])!;
     const min = rng.next() < 0.3 ? 1 : max;
     const worldSizes = Array.from({ length: max - min + 1 }, (_, i) => min + i).filter((s) => 12 % s === 0 || s === max);
@@ -31,8 +33,8 @@ export function nextRandomEvent(rng: Rng, state: SchedulerState, now: number, se
   }
   if (roll < 0.62 && run) return { type: 'run-progress', at: now, runId: run.id, attempt: run.attempt, remainingMs: rng.int(30_000) };
   const worker = pick([...state.workers.keys()]);
-  if (roll < 0.7 && worker) return { type: 'worker-lost', at: now, workerId: worker, reason: 'random loss' };
-  if (roll < 0.73 && worker) return { type: 'worker-draining', at: now, workerId: worker };
+  if (roll < 0.67 && worker) return { type: 'worker-lost', at: now, workerId: worker, reason: 'random loss' };
+  if (roll < 0.69 && worker) return { type: 'worker-draining', at: now, workerId: worker };
   if (roll < 0.8) return { type: 'worker-joined', at: now, worker: { id: `w${rng.int(12)}`, host: `h${rng.int(4)}` } };
   const victim = pick([...state.runs.keys()]);
   if (roll < 0.83 && victim) return { type: 'job-cancelled', at: now, runId: victim };

@@ -15,6 +15,7 @@ test('a lost worker: the survivors are stopped, then the run restarts from its c
   assert.deepEqual([again.attempt, again.worldSize, again.resume], [2, 2, true]);
   assert.ok(again.workers.includes(survivor!) && !again.workers.includes(lost!));
   assert.match(pool.of('requeued', 'run')[0]!.message, /restart 1 of 3 .*heartbeat expired/);
+  assert.equal(pool.of('requeued', 'run')[0]!.cause, 'restart');
 });
 
 test('elastic shrink: with no spare worker and min_world_size 1, the run continues at world size 1', () => {
@@ -117,6 +118,7 @@ test('a worker drained with SIGTERM: its run pauses and resumes elsewhere withou
   assert.ok(!again.workers.includes(leaving!), 'not placed on the leaving worker');
   assert.equal(pool.state.runs.get('run')!.restarts, 0);
   assert.match(pool.of('requeued', 'run')[0]!.message, new RegExp(`worker ${leaving} is leaving`));
+  assert.equal(pool.of('requeued', 'run')[0]!.cause, 'drained');
   pool.add('next');
   assert.equal(pool.starts('next').length, 0, 'the only free worker left is draining');
   pool.lose(leaving!, 'left the pool');
