@@ -9,11 +9,11 @@ cd "$(dirname "$0")/../.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=()
-for p in podman runc mmdebstrap; do command -v "$p" >/dev/null || missing+=("$p"); done
+for p in podman runc mmdebstrap catatonit; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "[test:image] apt-get install podman runc mmdebstrap"
+  echo "[test:image] apt-get install ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends podman runc mmdebstrap >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 bash scripts/image/base.sh >/dev/null
 GRADPOOL_IMAGE_TEST=1 exec node scripts/run-tests.mjs test/deploy/image test/deploy/kube-play

@@ -23,8 +23,8 @@ export function podman(args: string[], o: { timeoutMs?: number; allowFail?: bool
 
 /** Why the image tests cannot run here, or null when they can; the base image's name in `base`. */
 export function imagePrerequisites(): { skip: string | null; base: string } {
-  if (spawnSync('sh', ['-c', 'command -v podman && command -v runc'], { encoding: 'utf8' }).status !== 0) {
-    return { skip: 'no podman/runc on this machine (apt-get install podman runc mmdebstrap, or run `npm run test:image`)', base: '' };
+  if (spawnSync('sh', ['-c', 'command -v podman && command -v runc && command -v catatonit'], { encoding: 'utf8' }).status !== 0) {
+    return { skip: 'no podman/runc/catatonit on this machine (apt-get install podman runc catatonit mmdebstrap, or run `npm run test:image`)', base: '' };
   }
   if (process.getuid?.() !== 0) return { skip: 'the image tests run podman as root, and this is not root', base: '' };
   const check = spawnSync('bash', [join(root, 'scripts/image/base.sh'), '--check'], { encoding: 'utf8' });
