@@ -52,7 +52,9 @@ test('podman kube play runs the coordinator and Redis manifests; the coordinator
   const manifest = join(dir, 'play.yaml');
   writeFileSync(manifest, forPodman(render(join(root, 'k8s/base')).map((l) => l.obj), images, port).map((o) => stringify(o)).join('---\n'));
   after(() => {
-    podman(['kube', 'down', manifest], { allowFail: true });
+    // By name (the manifest file may be gone by now): the pods of this test, then its volume.
+    const pods = podman(['pod', 'ps', '--quiet', '--filter', `name=${suffix}`], { allowFail: true }).split('\n').filter(Boolean);
+    if (pods.length) podman(['pod', 'rm', '--force', '--time', '10', ...pods], { allowFail: true });
     podman(['volume', 'rm', '--force', `gradpool-shared-${suffix}`], { allowFail: true });
   });
 
