@@ -23,6 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# kubectl: its built-in kustomize renders k8s/ for the manifest tests (offline).
+if ! command -v kubectl >/dev/null; then
+  echo "[setup] apt-get install kubectl"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kubectl >/dev/null
+fi
+
 if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
   echo "[setup] starting redis-server on 127.0.0.1:6379"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
