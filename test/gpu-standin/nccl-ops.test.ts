@@ -18,6 +18,9 @@ describe('nccl through the stand-in: collectives, device all-reduce, destroy', (
       scenario: 'ops',
       // 17M floats = 68 MB: more than one 64 MiB pinned staging chunk.
       args: { backend: 'auto', sizes: [1, 1000, 17_000_000], abiOps: ['sum', 'avg'], buckets: BUCKETS },
+      // NCCL may take a while to come up, and may answer any call on a
+      // non-blocking communicator with ncclInProgress: both must be polled through.
+      env: { GP_STANDIN_NCCL_INIT_DELAY_MS: '300', GP_STANDIN_NCCL_ENQUEUE_INPROGRESS: '1' },
       watchdogMs: 60_000,
     });
     assert.equal(w.hung, false);
