@@ -14,6 +14,9 @@
       "sources": [
         "src/addon.cc",
         "src/common/memcpy_bench.cc",
+        "src/common/work.cc",
+        "src/common/op_queue.cc",
+        "src/abi/external.cc",
         "src/shm/segment.cc",
         "src/shm/sync.cc",
         "src/shm/reduce.cc",
@@ -21,10 +24,12 @@
         "src/shm/binding.cc",
         "src/nccl/loader.cc",
         "src/nccl/nccl_comm.cc",
+        "src/nccl/nccl_ops.cc",
+        "src/nccl/nccl_progress.cc",
         "src/nccl/binding.cc",
         "src/nccl/api_check.cc"
       ],
-      "include_dirs": ["<(gp_napi_include)"],
+      "include_dirs": ["<(gp_napi_include)", "include"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],

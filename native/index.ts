@@ -13,5 +13,6 @@ export type {
   BackendName,
   CommunicatorDescription,
   CommunicatorOptions,
+  Placement,
   ReduceOp,
 } from './collectives/types.ts';

@@ -43,13 +43,13 @@ fi
 # npm ci runs the package's install script; rebuild only when the addon is
 # missing or older than its sources (a node_modules from an older checkout).
 addon=native/build/Release/gradpool_collectives.node
-if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp native/scripts -newer "$addon" -print -quit)" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/include native/binding.gyp native/scripts -newer "$addon" -print -quit)" ]; then
   npm run --silent build:native
 fi
 # The libtorch engine's addon (skips with a message where no libtorch is found;
 # under CI a failed build fails the setup).
 torch_addon=native/torch/build/Release/gradpool_torch.node
-if [ ! -f "$torch_addon" ] || [ -n "$(find native/torch/src native/torch/binding.gyp native/torch/build.mjs -newer "$torch_addon" -print -quit)" ]; then
+if [ ! -f "$torch_addon" ] || [ -n "$(find native/torch/src native/torch/binding.gyp native/torch/build.mjs native/torch/build-checks.mjs -newer "$torch_addon" -print -quit)" ]; then
   if [ -n "${CI:-}" ]; then node native/torch/build.mjs --strict; else npm run --silent build:torch; fi
 fi
 echo "[setup] ready"

@@ -16,12 +16,13 @@ import { CollectiveError, fromNative } from './errors.ts';
 import { findDeadPeers, localIdentity } from './liveness.ts';
 import { loadNative } from './native.ts';
 import { Rendezvous, type PeerInfo } from './rendezvous.ts';
-import type { BackendChoice, BackendName, CommunicatorDescription, CommunicatorOptions, ReduceOp } from './types.ts';
+import type { BackendChoice, BackendName, CommunicatorDescription, CommunicatorOptions, Placement, ReduceOp } from './types.ts';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,128}$/;
 
 export class Communicator {
-  private tail: Promise<unknown> = Promise.resolve();
+  /** JS-API operations not settled yet (destroy waits for them). */
+  private readonly inflight = new Set<Promise<void>>();
   private failure: CollectiveError | undefined;
   private destroyed = false;
   private destroying: Promise<void> | undefined;
@@ -36,6 +37,8 @@ export class Communicator {
     readonly worldSize: number,
     private readonly runId: string,
     private readonly tag: string,
+    /** The device rank 0 placed this rank on (the NCCL device under nccl). */
+    readonly placement: Placement,
   ) {}
 
   /** Rendezvous through Redis, pick the backend, connect. Every rank of the run must call it. */
@@ -55,14 +58,15 @@ export class Communicator {
       throw new CollectiveError('MISMATCH', `unknown backend '${requested}'`);
     }
     const addon = loadNative();
-    const caps: Capabilities = { requested, nccl: false, gloo: addon.features.gloo };
-    if (requested === 'nccl' || requested === 'auto') {
-      const probe = addon.ncclProbe();
-      caps.nccl = probe.ok;
-      caps.ncclWhy = probe.reason;
-      // An explicit request that cannot work here fails before the rendezvous.
-      if (requested === 'nccl' && !probe.ok) throw new CollectiveError('UNAVAILABLE', probe.reason ?? 'nccl backend unavailable');
-    }
+    if (opts.signal?.aborted) throw new CollectiveError('ABORTED', `init aborted before it started: ${String(opts.signal.reason)}`, rank);
+    // Every rank reports the GPUs it sees (bus ids), so rank 0 can place them.
+    const probe = addon.ncclProbe();
+    const caps: Capabilities = {
+      requested, nccl: probe.ok, ncclWhy: probe.reason, gloo: addon.features.gloo,
+      gpus: probe.busIds ?? [], ...(opts.nccl?.device !== undefined ? { requestedDevice: opts.nccl.device } : {}),
+    };
+    // An explicit request that cannot work here fails before the rendezvous.
+    if (requested === 'nccl' && !probe.ok) throw new CollectiveError('UNAVAILABLE', probe.reason ?? 'nccl backend unavailable');
     if (requested === 'gloo' && !caps.gloo) {
       throw new CollectiveError('UNAVAILABLE', 'the gloo backend is not part of this build: install libgloo-dev and run `npm run build:native`');
     }
@@ -73,22 +77,28 @@ export class Communicator {
     });
     const self = rdzv.peers[rank]!;
     const local = rdzv.peers.filter((p) => p.hostKey === self.hostKey);
+    const device = rdzv.decision.devices[rank]!;
     const ctx: BackendContext = {
       addon, rdzv: rdzv as Rendezvous<unknown>, opts, rank, worldSize, timeoutMs, runId, tag,
       localRank: local.findIndex((p) => p.rank === rank),
       allLocal: local.length === worldSize,
+      device,
     };
     const backend = rdzv.decision.backend;
+    if (rdzv.decision.note) (opts.log ?? defaultLog)(`rank ${rank}: ${rdzv.decision.note}`);
     try {
       const impl = await (backend === 'shm' ? setupShm(ctx) : backend === 'gloo' ? setupGloo(ctx) : setupNccl(ctx));
       try {
         if (rank === 0) await rdzv.finishInit();
       } catch (err) {
-        impl.close();
+        await impl.close(false);
         throw err;
       }
       rdzv.startHeartbeat();
-      return new Communicator(impl, rdzv, self, backend, rank, worldSize, runId, tag);
+      const placement: Placement = device.index >= 0 && device.busId
+        ? { type: 'cuda', index: device.index, busId: device.busId }
+        : { type: 'cpu' };
+      return new Communicator(impl, rdzv, self, backend, rank, worldSize, runId, tag, placement);
     } catch (err) {
       await rdzv.abandon().catch(() => undefined);
       throw fromNative(err, `${backend} communicator setup failed on rank ${rank}`);
@@ -102,15 +112,27 @@ export class Communicator {
   }
 
   /**
-   * In-place all-reduce of `count` floats in GPU memory at `ptr` (nccl only):
-   * for engines that keep gradients on the device. The caller must have
-   * finished writing the buffer (stream-synchronised) before calling.
+   * In-place all-reduce of `count` floats in GPU memory at `ptr` (nccl only),
+   * ordered after the work enqueued so far on `afterStream` (a cudaStream_t
+   * address; default: the legacy default stream) by an event, on the
+   * communicator's own stream. The promise settles when it has finished.
    */
-  allReduceDevice(ptr: bigint, count: number, op: ReduceOp = 'sum'): Promise<void> {
+  allReduceDevice(ptr: bigint, count: number, op: ReduceOp = 'sum', afterStream?: bigint): Promise<void> {
     checkOp(op);
     const f = this.backendImpl.allReduceDevice;
     if (!f) return Promise.reject(new CollectiveError('UNAVAILABLE', `allReduceDevice needs the nccl backend (this is ${this.backend})`));
-    return this.enqueue('allReduceDevice', () => f(ptr, count, op === 'avg'));
+    return this.enqueue('allReduceDevice', () => f(ptr, count, op === 'avg', afterStream));
+  }
+
+  /**
+   * The C ABI of this communicator for another native addon (the libtorch
+   * engine): a type-tagged External holding `const gp_coll_abi*`, see
+   * native/include/gradpool/collectives_abi.h. Its operations share this
+   * communicator's queue with the JS calls, in call order.
+   */
+  collectiveAbi(): object {
+    this.assertUsable();
+    return this.backendImpl.collectiveAbi();
   }
 
   /** Copies root's `buf` into every other rank's `buf`. */
@@ -148,15 +170,27 @@ export class Communicator {
     this.backendImpl.abort(reason);
   }
 
-  /** Waits for queued collectives, then frees everything: segments, sockets, Redis keys. */
-  destroy(): Promise<void> {
+  /**
+   * Waits for this rank's JS operations, then frees everything: segments,
+   * sockets, Redis keys. `abort: true` (a rank quitting on its own error)
+   * fails pending operations first and skips the graceful shutdown, which
+   * for nccl is a collective step (ncclCommFinalize) the other ranks may
+   * never reach; it runs off the JS thread and is bounded either way.
+   */
+  destroy(opts: { abort?: boolean } = {}): Promise<void> {
     this.destroying ??= (async () => {
-      await this.tail;
+      if (opts.abort) this.abort('destroyed after an error on this rank');
+      await Promise.allSettled([...this.inflight]);
       this.destroyed = true;
-      this.backendImpl.close();
+      await this.backendImpl.close(!opts.abort && this.failure === undefined).catch(() => undefined);
       await this.rdzv.close(this.failure !== undefined).catch(() => undefined);
     })();
     return this.destroying;
+  }
+
+  /** Operations queued or running, from JS and from the C ABI. */
+  pending(): number {
+    return this.destroyed ? 0 : this.backendImpl.pending();
   }
 
   describe(): CommunicatorDescription {
@@ -170,6 +204,7 @@ export class Communicator {
       hosts: this.rdzv.peers.map((p) => p.host),
       versions: { node: process.versions.node, ...this.backendImpl.versions() },
       device: this.backendImpl.device(),
+      placement: this.placement,
       details: this.backendImpl.details(),
     };
   }
@@ -181,18 +216,24 @@ export class Communicator {
     }
   }
 
+  /**
+   * Submits at once: the native queue runs operations in submission order
+   * (shared with the C ABI), so there is no ordering to keep here.
+   */
   private enqueue(what: string, fn: () => Promise<void>): Promise<void> {
     const n = ++this.seq;
-    const run = async () => {
+    let started: Promise<void>;
+    try {
       this.assertUsable();
-      try {
-        await fn();
-      } catch (err) {
-        throw await this.explain(err, `${what} #${n}`);
-      }
-    };
-    const p = this.tail.then(run, run);
-    this.tail = p.catch(() => undefined);
+      started = fn();
+    } catch (err) {
+      started = Promise.reject(err);
+    }
+    const p = started.catch(async (err: unknown) => {
+      throw await this.explain(err, `${what} #${n}`);
+    });
+    this.inflight.add(p);
+    void p.catch(() => undefined).finally(() => this.inflight.delete(p));
     return p;
   }
 
@@ -212,6 +253,10 @@ export class Communicator {
     this.failure ??= e;
     return e;
   }
+}
+
+function defaultLog(line: string): void {
+  console.log(`[gradpool] collectives: ${line}`);
 }
 
 function checkOp(op: string): void {

@@ -8,36 +8,54 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { CollectiveError } from './errors.ts';
 
-export interface NativeShmComm {
+/** What every native communicator has: a queue of operations and the C ABI for other addons. */
+export interface NativeQueued {
+  /** Operations queued or running (JS API and C ABI together). */
+  pending(): number;
+  /** A type-tagged External holding `const gp_coll_abi*` (native/include/gradpool/collectives_abi.h). */
+  collectiveAbi(): object;
+}
+
+export interface NativeShmComm extends NativeQueued {
   start(): Promise<void>;
   allReduce(buf: Float32Array, avg: boolean): Promise<void>;
   broadcast(buf: Float32Array, root: number): Promise<void>;
   barrier(): Promise<void>;
   sharedBuffer(n: number): Float32Array;
   abort(reason: string): void;
-  close(): void;
+  close(): Promise<void>;
   info(): { chunkBytes: number };
 }
 
-export interface NativeGlooComm {
+export interface NativeGlooComm extends NativeQueued {
   addresses(): Buffer[];
   connect(forMe: Buffer[]): Promise<void>;
   allReduce(buf: Float32Array, avg: boolean): Promise<void>;
   broadcast(buf: Float32Array, root: number): Promise<void>;
   barrier(): Promise<void>;
-  abort(): void;
-  close(): void;
+  abort(reason: string): void;
+  close(): Promise<void>;
 }
 
-export interface NativeNcclComm {
+export interface NcclCloseResult {
+  /** True when ncclCommFinalize completed on every rank and the communicator was destroyed; false: aborted. */
+  finalized: boolean;
+  how: string;
+}
+
+export interface NativeNcclComm extends NativeQueued {
   init(): Promise<void>;
   allReduce(buf: Float32Array, avg: boolean): Promise<void>;
-  allReduceDevice(ptr: bigint, count: number, avg: boolean): Promise<void>;
+  /** afterStream: a cudaStream_t whose work so far the all-reduce waits for (default: the legacy default stream). */
+  allReduceDevice(ptr: bigint, count: number, avg: boolean, afterStream?: bigint): Promise<void>;
   broadcast(buf: Float32Array, root: number): Promise<void>;
-  broadcastDevice(ptr: bigint, count: number, root: number): Promise<void>;
+  broadcastDevice(ptr: bigint, count: number, root: number, afterStream?: bigint): Promise<void>;
   barrier(): Promise<void>;
-  abort(): void;
-  close(): void;
+  abort(reason: string): void;
+  /** A peer found dead by the caller (remote heartbeats): fails pending work with PEER_DIED naming it. */
+  abortPeer(rank: number, why: string): void;
+  /** Finalizes (graceful and healthy) or aborts, off the JS thread. */
+  close(graceful: boolean): Promise<NcclCloseResult>;
   info(): { device: number; busId: string };
 }
 
@@ -50,6 +68,8 @@ export interface NcclProbe {
   cudartLibrary?: string;
   driverVersion?: number;
   devices?: number;
+  /** PCI bus id of each visible device, by CUDA ordinal (CUDA_DEVICE_ORDER=PCI_BUS_ID). */
+  busIds?: string[];
 }
 
 export interface NativeAddon {
@@ -62,6 +82,9 @@ export interface NativeAddon {
   }) => NativeGlooComm;
   NcclComm: new (opts: {
     rank: number; worldSize: number; device: number; id: Buffer; timeoutMs: number;
+    initTimeoutMs?: number; finalizeTimeoutMs?: number;
+    /** Peers on this host in this pid namespace: watched by pid while work is pending. */
+    localPeers?: Array<{ rank: number; pid: number }>;
   }) => NativeNcclComm;
   ncclProbe(): NcclProbe;
   ncclUniqueId(): Buffer;

@@ -55,7 +55,8 @@ export interface JoinOptions<D> {
 }
 
 const HEARTBEAT_MS = 1000;
-const HEARTBEAT_TTL_MS = 10_000;
+// Long enough that a busy event loop (a long evaluation on rank 0) is not taken for a dead rank.
+const HEARTBEAT_TTL_MS = 90_000;
 const FAILED_GENERATION_TTL_MS = 3000;
 
 /** The tag is always part of the prefix so one run's communicators never share keys. */

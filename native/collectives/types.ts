@@ -33,10 +33,26 @@ export interface CommunicatorOptions {
     iface?: string;
   };
   nccl?: {
-    /** CUDA device ordinal; default: this rank's index among the ranks on its host. */
+    /**
+     * CUDA device ordinal (in this process's view). Default: a GPU no other
+     * rank on this host uses, starting from this rank's index among them.
+     */
     device?: number;
+    /** Longest wait for NCCL's communicator to come up (default: rendezvousTimeoutMs, else timeoutMs). */
+    initTimeoutMs?: number;
+    /** Longest wait at destroy() for every rank to finish (default 10 000); then the communicator is aborted. */
+    finalizeTimeoutMs?: number;
   };
+  /** Aborts a pending init (e.g. on SIGTERM); the promise rejects with ABORTED. */
+  signal?: AbortSignal;
+  /** Where notes about the backend choice go (default: console.log with a "[gradpool] collectives:" prefix). */
+  log?: (line: string) => void;
 }
+
+/** The device a rank computes on, decided in the rendezvous (ranks never share a GPU under NCCL). */
+export type Placement =
+  | { type: 'cuda'; /** CUDA ordinal in this process (CUDA_DEVICE_ORDER=PCI_BUS_ID) */ index: number; busId: string }
+  | { type: 'cpu' };
 
 export interface CommunicatorDescription {
   backend: BackendName;
@@ -51,5 +67,7 @@ export interface CommunicatorDescription {
   versions: Record<string, string>;
   /** 'cpu', or the CUDA device and PCI bus id. */
   device: string;
+  /** This rank's compute device; with nccl, the communicator's device. */
+  placement: Placement;
   details: Record<string, unknown>;
 }

@@ -16,7 +16,7 @@
       "cflags!": ["-fno-exceptions", "-fno-rtti", "-O3"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O3"],
       "cflags_cc": [
-        "-std=c++17", "-O2", "-ftree-vectorize", "-fexceptions", "-frtti", "-pthread", "-fno-math-errno",
+        "<!(node -e \"process.stdout.write('-std=' + (process.env.GRADPOOL_TORCH_GYP_STD || 'c++17'))\")", "-O2", "-ftree-vectorize", "-fexceptions", "-frtti", "-pthread", "-fno-math-errno",
         "-Wall", "-Wno-unused-function", "-Wno-unused-parameter", "-Wno-unknown-pragmas", "-Wno-sign-compare",
         "<!@(node -e \"process.stdout.write((process.env.GRADPOOL_TORCH_GYP_INCLUDES||'').split(':').filter(Boolean).map(d=>'-isystem '+d).join(' '))\")",
         "<!@(node -e \"process.stdout.write(process.env.GRADPOOL_TORCH_GYP_DEFINES||'')\")"

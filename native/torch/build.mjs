@@ -1,6 +1,6 @@
 // Builds the libtorch engine addon (native/torch/build/Release/gradpool_torch.node).
 //
-//   node native/torch/build.mjs [--strict]
+//   node native/torch/build.mjs [--strict] [--probe]
 //
 // Finds a libtorch, in this order:
 //   1. GRADPOOL_LIBTORCH=/path/to/libtorch (an unpacked LibTorch zip: include/, lib/)
@@ -9,7 +9,10 @@
 //   3. Debian's libtorch-dev (/usr/include/torch/csrc/api/include, /usr/lib/<triplet>/libtorch.so)
 // No libtorch (or GRADPOOL_DISABLE_TORCH=1): prints why and exits 0, and the TypeScript wrapper
 // names the missing build when the torch engine is requested. A failed compile exits 0 too
-// (non-zero with --strict or GRADPOOL_TORCH_STRICT=1).
+// (non-zero with --strict or GRADPOOL_TORCH_STRICT=1). Where nvidia-smi lists a GPU and the
+// libtorch has no CUDA, it says so loudly (--strict: exit 1, before compiling). C++20 for
+// torch >= 2.13 headers. --probe prints what it found as JSON and builds nothing.
+import { cpuOnlyOnGpuMachine, cxxStandard, nvidiaGpus, torchVersion } from './build-checks.mjs';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,6 +23,7 @@ const torchDir = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const log = (msg) => console.log(`[gradpool] torch: ${msg}`);
 const strict = process.argv.includes('--strict') || process.env.GRADPOOL_TORCH_STRICT === '1';
+const probeOnly = process.argv.includes('--probe');
 
 function libsIn(libdir) {
   const has = (n) => existsSync(join(libdir, `lib${n}.so`));
@@ -82,11 +86,24 @@ function findLibtorch() {
 
 function main() {
   const found = findLibtorch();
+  const gpus = nvidiaGpus();
   if (found.skip) {
     log(`SKIPPED: the torch engine addon is not built: ${found.skip}. The tfjs engines are unaffected; ` +
       '`--engine torch` will report the missing build.');
+    if (gpus.length > 0) console.warn(`[gradpool] torch: WARNING: nvidia-smi lists ${gpus.length} GPU(s) and no libtorch was found.`);
+    if (probeOnly) console.log(JSON.stringify({ found: false, reason: found.skip, gpus }));
     return strict ? 1 : 0;
   }
+  const { libs, cuda } = libsIn(found.libdir);
+  const version = torchVersion(found.includes);
+  const std = cxxStandard(version);
+  const mismatch = cpuOnlyOnGpuMachine(gpus, found, cuda);
+  if (mismatch) console.warn(mismatch.split('\n').map((l) => `[gradpool] torch: ${l}`).join('\n'));
+  if (probeOnly) {
+    console.log(JSON.stringify({ found: true, source: found.source, libdir: found.libdir, version, std, cuda, gpus, cpuOnlyOnGpuMachine: Boolean(mismatch) }));
+    return mismatch && strict ? 1 : 0;
+  }
+  if (mismatch && strict) return 1;
   let gyp;
   let napiInclude;
   try {
@@ -95,9 +112,8 @@ function main() {
   } catch {
     return fail('node-gyp or node-addon-api is not installed (run npm ci)');
   }
-  const { libs, cuda } = libsIn(found.libdir);
   const defines = found.abi !== undefined ? `-D_GLIBCXX_USE_CXX11_ABI=${found.abi}` : '';
-  log(`libtorch from ${found.source}: headers ${found.includes.join(', ')}; libraries ${found.libdir} (${libs.filter((l) => l.startsWith('-l')).join(' ')})${cuda ? ', with CUDA' : ''}`);
+  log(`libtorch ${version ? `${version.major}.${version.minor} ` : ''}from ${found.source}: headers ${found.includes.join(', ')}; libraries ${found.libdir} (${libs.filter((l) => l.startsWith('-l')).join(' ')})${cuda ? ', with CUDA' : ', CPU only'}; -std=${std}`);
   const env = {
     ...process.env,
     GRADPOOL_TORCH_GYP_NAPI_INCLUDE: napiInclude,
@@ -105,6 +121,7 @@ function main() {
     GRADPOOL_TORCH_GYP_LIBDIR: found.libdir,
     GRADPOOL_TORCH_GYP_LIBS: libs.join(' '),
     GRADPOOL_TORCH_GYP_DEFINES: defines,
+    GRADPOOL_TORCH_GYP_STD: std,
   };
   const args = [gyp, 'rebuild', '--release', `--jobs=${process.env.JOBS || 'max'}`];
   const prefix = dirname(dirname(process.execPath));

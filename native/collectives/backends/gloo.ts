@@ -28,7 +28,7 @@ export async function setupGloo(ctx: BackendContext): Promise<Backend> {
     await c.connect(forMe);
     await c.barrier();
   } catch (err) {
-    c.close();
+    await c.close();
     throw err;
   }
   return {
@@ -37,8 +37,10 @@ export async function setupGloo(ctx: BackendContext): Promise<Backend> {
     broadcast: (buf, root) => c.broadcast(buf, root),
     barrier: () => c.barrier(),
     sharedBuffer: (n) => new Float32Array(n),
-    abort: () => c.abort(),
+    abort: (reason) => c.abort(reason),
     close: () => c.close(),
+    pending: () => c.pending(),
+    collectiveAbi: () => c.collectiveAbi(),
     versions: (): Record<string, string> => (addon.features.glooVersion ? { gloo: addon.features.glooVersion } : {}),
     device: () => 'cpu',
     details: () => ({ transport: 'tcp', listen: iface ? `iface ${iface}` : host }),

@@ -36,7 +36,7 @@ export async function setupShm(ctx: BackendContext): Promise<Backend> {
     }
     await comm.start();
   } catch (err) {
-    comm?.close();
+    await comm?.close();
     throw err;
   }
   const c = comm;
@@ -48,6 +48,8 @@ export async function setupShm(ctx: BackendContext): Promise<Backend> {
     sharedBuffer: (n) => c.sharedBuffer(n),
     abort: (reason) => c.abort(reason),
     close: () => c.close(),
+    pending: () => c.pending(),
+    collectiveAbi: () => c.collectiveAbi(),
     versions: () => ({}),
     device: () => 'cpu',
     details: () => ({ segment: name, chunkBytes: c.info().chunkBytes }),

@@ -4,12 +4,14 @@
 #include <memory>
 
 #include "../common/args.h"
-#include "../common/promise_worker.h"
+#include "../common/host_binding.h"
 #include "gloo_comm.h"
 
 namespace gp::gloo_backend {
 
 namespace {
+
+using GlooService = HostService<GlooComm>;
 
 class GlooBinding : public Napi::ObjectWrap<GlooBinding> {
  public:
@@ -21,10 +23,13 @@ class GlooBinding : public Napi::ObjectWrap<GlooBinding> {
                         InstanceMethod("broadcast", &GlooBinding::Broadcast),
                         InstanceMethod("barrier", &GlooBinding::Barrier),
                         InstanceMethod("abort", &GlooBinding::Abort),
-                        InstanceMethod("close", &GlooBinding::Close)});
+                        InstanceMethod("close", &GlooBinding::Close),
+                        InstanceMethod("pending", &GlooBinding::Pending),
+                        InstanceMethod("collectiveAbi", &GlooBinding::CollectiveAbi)});
   }
 
-  explicit GlooBinding(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GlooBinding>(info) {
+  explicit GlooBinding(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<GlooBinding>(info), settler_(info.Env()) {
     Napi::Object o = objArg(info, 0);
     GlooOptions opt;
     opt.rank = intProp(o, "rank", 0);
@@ -33,6 +38,9 @@ class GlooBinding : public Napi::ObjectWrap<GlooBinding> {
     opt.iface = strProp(o, "iface", "");
     opt.timeoutMs = intProp(o, "timeoutMs", 30000);
     core_ = Guard(info.Env(), [&] { return std::make_shared<GlooComm>(opt); });
+    // gloo cannot interrupt a running operation (it ends at its timeout); queued ones fail at once.
+    svc_ = std::make_shared<GlooService>(core_, "gloo", opt.rank, opt.worldSize,
+                                         [](GlooComm& c, const std::string&) { c.abort(); });
   }
 
  private:
@@ -63,38 +71,18 @@ class GlooBinding : public Napi::ObjectWrap<GlooBinding> {
     return PromiseWorker::Start(info.Env(), [c, forMe] { c->connect(forMe); });
   }
 
-  Napi::Value AllReduce(const Napi::CallbackInfo& info) {
-    F32View v = f32Arg(info, 0);
-    bool avg = info.Length() > 1 && info[1].ToBoolean().Value();
-    auto c = core_;
-    return PromiseWorker::Start(
-        info.Env(), [c, v, avg] { c->allReduce(v.data, v.length, avg); }, {v.holder});
-  }
-
-  Napi::Value Broadcast(const Napi::CallbackInfo& info) {
-    F32View v = f32Arg(info, 0);
-    int root = info.Length() > 1 ? info[1].ToNumber().Int32Value() : 0;
-    auto c = core_;
-    return PromiseWorker::Start(
-        info.Env(), [c, v, root] { c->broadcast(v.data, v.length, root); }, {v.holder});
-  }
-
-  Napi::Value Barrier(const Napi::CallbackInfo& info) {
-    auto c = core_;
-    return PromiseWorker::Start(info.Env(), [c] { c->barrier(); });
-  }
-
-  Napi::Value Abort(const Napi::CallbackInfo& info) {
-    core_->abort();
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    core_->close();
-    return info.Env().Undefined();
-  }
+  // Collectives are queued at call time, so call order is execution order.
+  Napi::Value AllReduce(const Napi::CallbackInfo& info) { return host_js::AllReduce(info, settler_, *svc_); }
+  Napi::Value Broadcast(const Napi::CallbackInfo& info) { return host_js::Broadcast(info, settler_, *svc_); }
+  Napi::Value Barrier(const Napi::CallbackInfo& info) { return host_js::Barrier(info, settler_, *svc_); }
+  Napi::Value Abort(const Napi::CallbackInfo& info) { return host_js::Abort(info, *svc_); }
+  Napi::Value Close(const Napi::CallbackInfo& info) { return host_js::Close(info, svc_); }
+  Napi::Value Pending(const Napi::CallbackInfo& info) { return host_js::Pending(info, *svc_); }
+  Napi::Value CollectiveAbi(const Napi::CallbackInfo& info) { return host_js::CollectiveAbi(info, svc_); }
 
   std::shared_ptr<GlooComm> core_;
+  std::shared_ptr<GlooService> svc_;
+  JsSettler settler_;
 };
 
 }  // namespace

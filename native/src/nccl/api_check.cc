@@ -3,6 +3,7 @@
 // half, nccl.h); build.mjs adds their include directories when found.
 #include "api.h"
 
+#include <cstddef>
 #include <type_traits>
 
 namespace gp::nccl::check {
@@ -37,6 +38,12 @@ struct SameShape<RA (*)(PA...), RB (*)(PB...)>
 #include <cuda_runtime_api.h>
 GP_SAME_SHAPE(cudaGetDeviceCount);
 GP_SAME_SHAPE(cudaSetDevice);
+GP_SAME_SHAPE(cudaGetDevice);
+GP_SAME_SHAPE(cudaStreamWaitEvent);
+GP_SAME_SHAPE(cudaEventCreateWithFlags);
+GP_SAME_SHAPE(cudaEventRecord);
+GP_SAME_SHAPE(cudaEventQuery);
+GP_SAME_SHAPE(cudaEventDestroy);
 GP_SAME_SHAPE(cudaStreamCreateWithFlags);
 GP_SAME_SHAPE(cudaStreamDestroy);
 GP_SAME_SHAPE(cudaStreamQuery);
@@ -56,6 +63,7 @@ static_assert(int(::cudaMemcpyHostToDevice) == int(gp::nccl::cudaMemcpyHostToDev
 static_assert(int(::cudaMemcpyDeviceToHost) == int(gp::nccl::cudaMemcpyDeviceToHost));
 static_assert(cudaStreamNonBlocking == gp::nccl::kCudaStreamNonBlocking);
 static_assert(cudaHostAllocDefault == gp::nccl::kCudaHostAllocDefault);
+static_assert(cudaEventDisableTiming == gp::nccl::kCudaEventDisableTiming);
 extern "C" const char gradpool_cuda_api_checked = 1;
 #endif
 
@@ -63,7 +71,6 @@ extern "C" const char gradpool_cuda_api_checked = 1;
 #include <nccl.h>
 GP_SAME_SHAPE(ncclGetVersion);
 GP_SAME_SHAPE(ncclGetUniqueId);
-GP_SAME_SHAPE(ncclCommInitRank);
 GP_SAME_SHAPE(ncclCommDestroy);
 GP_SAME_SHAPE(ncclCommAbort);
 GP_SAME_SHAPE(ncclCommGetAsyncError);
@@ -77,6 +84,18 @@ static_assert(int(::ncclRemoteError) == int(gp::nccl::ncclRemoteError));
 static_assert(int(::ncclInProgress) == int(gp::nccl::ncclInProgress));
 static_assert(int(::ncclSum) == int(gp::nccl::ncclSum));
 static_assert(int(::ncclFloat32) == int(gp::nccl::ncclFloat32));
+#if NCCL_VERSION_CODE >= 21800
+GP_SAME_SHAPE(ncclCommInitRankConfig);
+GP_SAME_SHAPE(ncclCommFinalize);
+// Our ncclConfig_t is a prefix of the real one, field for field.
+static_assert(offsetof(::ncclConfig_t, blocking) == offsetof(gp::nccl::ncclConfig_t, blocking));
+static_assert(offsetof(::ncclConfig_t, netName) == offsetof(gp::nccl::ncclConfig_t, netName));
+static_assert(offsetof(::ncclConfig_t, splitShare) == offsetof(gp::nccl::ncclConfig_t, splitShare));
+#ifdef NCCL_API_MAGIC
+static_assert(NCCL_API_MAGIC == gp::nccl::kNcclApiMagic);
+#endif
+static_assert(NCCL_CONFIG_UNDEF_INT == gp::nccl::kNcclConfigUndefInt);
+#endif
 #if NCCL_VERSION_CODE >= 21000
 static_assert(int(::ncclAvg) == int(gp::nccl::ncclAvg));
 #endif

@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "../common/args.h"
-#include "../common/promise_worker.h"
+#include "../common/host_binding.h"
 #include "shm_comm.h"
 
 namespace gp::shm {
 
 namespace {
+
+using ShmService = HostService<ShmComm>;
 
 // Keeps a zero-copy segment mapped for as long as V8 holds the ArrayBuffer.
 struct SharedHold {
@@ -29,10 +31,13 @@ class ShmBinding : public Napi::ObjectWrap<ShmBinding> {
                         InstanceMethod("sharedBuffer", &ShmBinding::SharedBuffer),
                         InstanceMethod("abort", &ShmBinding::Abort),
                         InstanceMethod("close", &ShmBinding::Close),
-                        InstanceMethod("info", &ShmBinding::Info)});
+                        InstanceMethod("info", &ShmBinding::Info),
+                        InstanceMethod("pending", &ShmBinding::Pending),
+                        InstanceMethod("collectiveAbi", &ShmBinding::CollectiveAbi)});
   }
 
-  explicit ShmBinding(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ShmBinding>(info) {
+  explicit ShmBinding(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<ShmBinding>(info), settler_(info.Env()) {
     Napi::Object o = objArg(info, 0);
     ShmOptions opt;
     opt.name = strProp(o, "name", "");
@@ -45,6 +50,8 @@ class ShmBinding : public Napi::ObjectWrap<ShmBinding> {
       throw Napi::TypeError::New(info.Env(), "shm name must start with '/'");
     }
     core_ = Guard(info.Env(), [&] { return std::make_shared<ShmComm>(opt); });
+    svc_ = std::make_shared<ShmService>(core_, "shm", opt.rank, opt.worldSize,
+                                        [](ShmComm& c, const std::string& why) { c.abort(why); });
   }
 
  private:
@@ -53,26 +60,10 @@ class ShmBinding : public Napi::ObjectWrap<ShmBinding> {
     return PromiseWorker::Start(info.Env(), [core] { core->start(); });
   }
 
-  Napi::Value AllReduce(const Napi::CallbackInfo& info) {
-    F32View v = f32Arg(info, 0);
-    bool avg = info.Length() > 1 && info[1].ToBoolean().Value();
-    auto core = core_;
-    return PromiseWorker::Start(
-        info.Env(), [core, v, avg] { core->allReduce(v.data, v.length, avg); }, {v.holder});
-  }
-
-  Napi::Value Broadcast(const Napi::CallbackInfo& info) {
-    F32View v = f32Arg(info, 0);
-    int root = info.Length() > 1 ? info[1].ToNumber().Int32Value() : 0;
-    auto core = core_;
-    return PromiseWorker::Start(
-        info.Env(), [core, v, root] { core->broadcast(v.data, v.length, root); }, {v.holder});
-  }
-
-  Napi::Value Barrier(const Napi::CallbackInfo& info) {
-    auto core = core_;
-    return PromiseWorker::Start(info.Env(), [core] { core->barrier(); });
-  }
+  // Collectives are queued at call time, so call order is execution order.
+  Napi::Value AllReduce(const Napi::CallbackInfo& info) { return host_js::AllReduce(info, settler_, *svc_); }
+  Napi::Value Broadcast(const Napi::CallbackInfo& info) { return host_js::Broadcast(info, settler_, *svc_); }
+  Napi::Value Barrier(const Napi::CallbackInfo& info) { return host_js::Barrier(info, settler_, *svc_); }
 
   Napi::Value SharedBuffer(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -91,13 +82,7 @@ class ShmBinding : public Napi::ObjectWrap<ShmBinding> {
     return Napi::Float32Array::New(env, size_t(n), ab, 0);
   }
 
-  Napi::Value Abort(const Napi::CallbackInfo& info) {
-    std::string reason = info.Length() > 0 && info[0].IsString()
-                             ? info[0].As<Napi::String>().Utf8Value()
-                             : "";
-    core_->abort(reason);
-    return info.Env().Undefined();
-  }
+  Napi::Value Abort(const Napi::CallbackInfo& info) { return host_js::Abort(info, *svc_); }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     // Detach the zero-copy views so JS cannot touch memory we stop sharing;
@@ -108,9 +93,11 @@ class ShmBinding : public Napi::ObjectWrap<ShmBinding> {
       if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
     }
     views_.clear();
-    core_->close();
-    return info.Env().Undefined();
+    return host_js::Close(info, svc_);
   }
+
+  Napi::Value Pending(const Napi::CallbackInfo& info) { return host_js::Pending(info, *svc_); }
+  Napi::Value CollectiveAbi(const Napi::CallbackInfo& info) { return host_js::CollectiveAbi(info, svc_); }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(info.Env());
@@ -119,6 +106,8 @@ class ShmBinding : public Napi::ObjectWrap<ShmBinding> {
   }
 
   std::shared_ptr<ShmComm> core_;
+  std::shared_ptr<ShmService> svc_;
+  JsSettler settler_;
   std::vector<Napi::Reference<Napi::ArrayBuffer>> views_;
 };
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "../common/errors.h"
+#include "../common/process.h"
 #include "../common/time.h"
 #include "shm_comm.h"
 
@@ -42,19 +43,6 @@ inline void cpuRelax() {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
-}
-
-// kill(pid, 0) succeeds on zombies; a killed child whose parent has not
-// reaped it yet must still count as dead.
-bool processGone(int pid) {
-  if (pid <= 0) return false;
-  if (kill(pid, 0) != 0) return errno == ESRCH;
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  if (!std::getline(f, s)) return false;
-  size_t p = s.rfind(") ");
-  return p != std::string::npos && p + 2 < s.size() &&
-         (s[p + 2] == 'Z' || s[p + 2] == 'X');
 }
 
 }  // namespace

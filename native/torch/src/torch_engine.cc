@@ -34,6 +34,19 @@
 #define GP_HAVE_SDPA 0
 #endif
 
+// c10::optional is an alias of std::optional from torch 2.4 on and deprecated
+// since (newer headers warn, and will drop it); 1.13's APIs take its own type.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#include <optional>
+template <typename T>
+using Optional = std::optional<T>;
+inline constexpr auto kNone = std::nullopt;
+#else
+template <typename T>
+using Optional = c10::optional<T>;
+inline constexpr auto kNone = c10::nullopt;
+#endif
+
 namespace {
 
 struct Cfg {
@@ -178,7 +191,7 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
     std::vector<at::Tensor> w;  // per parameter; bf16 casts of matmul weights under amp
     // Seeded per micro-batch from the TypeScript side's RNG stream: a private CPU generator,
     // or on CUDA the device's default generator (SDPA's dropout draws from it too).
-    c10::optional<at::Generator> gen;
+    Optional<at::Generator> gen;
     bool dropout = false;
   };
 
@@ -425,7 +438,7 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
         norm = std::sqrt(sq);
       } else {
         if (scale != 1) G_.mul_(scale);
-        norm = at::linalg_vector_norm(G_, 2, c10::nullopt, false, at::kDouble).item<double>();
+        norm = at::linalg_vector_norm(G_, 2, kNone, false, at::kDouble).item<double>();
       }
       if (!std::isfinite(norm)) return Napi::Number::New(info.Env(), norm);
       if (maxNorm > 0) {
