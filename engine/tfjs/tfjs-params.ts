@@ -36,7 +36,8 @@ export class TfjsParams {
     const id = ++paramsCount;
     this.vars = this.specs.map((s) => {
       this.master.set(init.get(s.name)!.data, s.offset);
-      const v = tf.variable(tf.tensor(init.get(s.name)!.data, s.shape), true, `p${id}/${s.name}`);
+      // tidy: the initial tensor is released; the variable keeps its data.
+      const v = tf.tidy(() => tf.variable(tf.tensor(init.get(s.name)!.data, s.shape), true, `p${id}/${s.name}`));
       this.byName.set(s.name, v);
       return v;
     });
