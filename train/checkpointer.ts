@@ -2,7 +2,7 @@ import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, unlinkSync } 
 import { join } from 'node:path';
 import type { Engine, OptimizerState } from '../engine/engine.ts';
 import { loadTorchFile, saveTorchFile, stateDictOf } from '../model/formats/torch-file.ts';
-import { withTiedDecoder } from '../model/parameters.ts';
+import { withTiedCopies } from '../model/model-head.ts';
 import type { StateDict } from '../model/state-dict.ts';
 import type { MetricName } from '../spec/job-spec.ts';
 
@@ -33,7 +33,8 @@ export interface LoadedCheckpoint {
 
 /**
  * The run's checkpoints: last.pth (everything needed to resume), best.pth
- * (the best model's state dict only, loadable by BertForMaskedLM), and the
+ * (the best model's state dict only, loadable by BertForMaskedLM, or by
+ * BertForSequenceClassification once a classification stage has run), and the
  * last `keepLast` periodic step-N.pth. Every file is written under a
  * temporary name, fsync'd and renamed (see writeFileAtomic), so a crash at
  * any point leaves the previous good file in place.
@@ -57,7 +58,7 @@ export class Checkpointer {
     const opt = engine.optimizerState();
     const obj = new Map<string, unknown>([
       ['format', 'gradpool-last-v1'],
-      ['model', withTiedDecoder(engine.stateDict())],
+      ['model', withTiedCopies(engine.stateDict(), engine.head)],
       [
         'optimizer',
         new Map<string, unknown>([
@@ -85,7 +86,7 @@ export class Checkpointer {
   }
 
   saveBest(engine: Engine): void {
-    saveTorchFile(this.bestPath, withTiedDecoder(engine.stateDict()) as never);
+    saveTorchFile(this.bestPath, withTiedCopies(engine.stateDict(), engine.head) as never);
   }
 
   loadLast(): LoadedCheckpoint {

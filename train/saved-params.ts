@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import type { EngineInfo } from '../engine/engine.ts';
 import { runPaths, type RunSpec } from './run-spec.ts';
@@ -15,6 +15,18 @@ export function writeSavedParams(spec: RunSpec, engine: EngineInfo, extra: Recor
     ...extra,
   };
   writeFileAtomic(runPaths(spec.runDir).savedParams, Buffer.from(JSON.stringify(body, null, 2)));
+}
+
+/**
+ * The run's outcome added to saved_params.json at its end (or pause): the
+ * last evaluation's metrics (a classifier's with per-label figures and the
+ * confusion matrix), the best metric, why it stopped.
+ */
+export function recordRunOutcome(spec: RunSpec, engine: EngineInfo, outcome: Record<string, unknown>): void {
+  const path = runPaths(spec.runDir).savedParams;
+  if (!existsSync(path)) return writeSavedParams(spec, engine, outcome);
+  const body = { ...(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>), ...outcome, updated: new Date().toISOString() };
+  writeFileAtomic(path, Buffer.from(JSON.stringify(body, null, 2)));
 }
 
 export function readSavedRun(runDir: string): RunSpec {

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 /**
  * TensorBoard event files without TensorFlow: TFRecord framing (length,
  * masked CRC32C of the length, an Event protobuf, masked CRC32C of the
- * data) and the few protobuf fields scalars need:
+ * data) and the few protobuf fields scalars and text need:
  *   Event { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
- *   Summary { repeated Value value = 1; }  Value { string tag = 1; float simple_value = 2; }
+ *   Summary { repeated Value value = 1; }
+ *   Value { string tag = 1; float simple_value = 2; TensorProto tensor = 8; SummaryMetadata metadata = 9; }
+ *   text: metadata { plugin_data = 1 { plugin_name = 1: "text" } },
+ *         tensor { dtype = 1: DT_STRING (7); tensor_shape = 2: {} (a scalar); string_val = 8: the markdown }
  */
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -51,7 +54,17 @@ function lengthDelimited(num: number, body: Uint8Array): number[] {
   return [...field(num, 2), ...varint(body.length), ...body];
 }
 
-function encodeEvent(wallTime: number, step: number, body: { fileVersion?: string; scalars?: Array<[string, number]> }): Uint8Array {
+function textValue(tag: string, markdown: string): number[] {
+  const metadata = lengthDelimited(1, Uint8Array.from(lengthDelimited(1, Buffer.from('text'))));
+  const tensor = [...field(1, 0), ...varint(7), ...lengthDelimited(2, new Uint8Array(0)), ...lengthDelimited(8, Buffer.from(markdown))];
+  return [...lengthDelimited(1, Buffer.from(tag)), ...lengthDelimited(8, Uint8Array.from(tensor)), ...lengthDelimited(9, Uint8Array.from(metadata))];
+}
+
+function encodeEvent(
+  wallTime: number,
+  step: number,
+  body: { fileVersion?: string; scalars?: Array<[string, number]>; text?: [string, string] },
+): Uint8Array {
   const out: number[] = [];
   const wt = Buffer.alloc(8);
   wt.writeDoubleLE(wallTime);
@@ -68,6 +81,7 @@ function encodeEvent(wallTime: number, step: number, body: { fileVersion?: strin
     }
     out.push(...lengthDelimited(5, Uint8Array.from(summary)));
   }
+  if (body.text) out.push(...lengthDelimited(5, Uint8Array.from(lengthDelimited(1, Uint8Array.from(textValue(...body.text))))));
   return Uint8Array.from(out);
 }
 
@@ -96,6 +110,11 @@ export class TensorBoardWriter {
   scalars(step: number, values: Record<string, number>): void {
     const finite = Object.entries(values).filter(([, v]) => Number.isFinite(v));
     if (finite.length) this.write(encodeEvent(Date.now() / 1000, step, { scalars: finite }));
+  }
+
+  /** A markdown text (TensorBoard's Text tab), e.g. a confusion matrix. */
+  text(step: number, tag: string, markdown: string): void {
+    this.write(encodeEvent(Date.now() / 1000, step, { text: [tag, markdown] }));
   }
 
   private write(event: Uint8Array): void {
