@@ -23,6 +23,8 @@ export interface LabelledReadOptions {
   /** "" = single texts. */
   pairField: string;
   labelField: string;
+  /** Scoring a file: rows without a usable label (or a file without the label column) are read with label "". */
+  labelOptional?: boolean;
   maxChars: number;
   /** Names the file's fields in errors, e.g. "stages[1].labels". */
   where: string;
@@ -63,7 +65,7 @@ function exampleOf(text: unknown, pair: unknown, label: unknown, line: number, o
     p = pc.text;
   }
   const l = labelCell(label, o.labelField, line);
-  if (typeof l !== 'string') return l;
+  if (typeof l !== 'string') return o.labelOptional ? { text: t.text, pair: p, label: '', line } : l;
   return { text: t.text, pair: p, label: l, line };
 }
 
@@ -105,7 +107,8 @@ async function* readDelimited(lines: AsyncGenerator<Buffer>, delim: string, o: L
     const { fields, line } = r;
     if (!cols) {
       const col = (name: string, key: string) => columnIndex(fields, name, `${o.where}.${key}: ${path}`);
-      cols = { text: col(o.textField, 'text_field'), pair: o.pairField ? col(o.pairField, 'text_pair_field') : -1, label: col(o.labelField, 'label_field') };
+      const label = o.labelOptional ? fields.findIndex((f) => f.trim() === o.labelField) : col(o.labelField, 'label_field');
+      cols = { text: col(o.textField, 'text_field'), pair: o.pairField ? col(o.pairField, 'text_pair_field') : -1, label };
       continue;
     }
     if (fields.length === 1 && fields[0] === '') {
@@ -113,10 +116,11 @@ async function* readDelimited(lines: AsyncGenerator<Buffer>, delim: string, o: L
       continue;
     }
     const need = Math.max(cols.text, cols.pair, cols.label) + 1;
+    const label = cols.label >= 0 ? fields[cols.label] : undefined;
     if (fields.length < need) {
       yield { bad: 'malformed', line, detail: `${fields.length} fields, the header has ${need} or more` };
       continue;
     }
-    yield exampleOf(fields[cols.text], cols.pair >= 0 ? fields[cols.pair] : undefined, fields[cols.label], line, o);
+    yield exampleOf(fields[cols.text], cols.pair >= 0 ? fields[cols.pair] : undefined, label, line, o);
   }
 }
