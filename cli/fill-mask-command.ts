@@ -1,14 +1,6 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadTokenizer } from '../data/tokenizer/load-tokenizer.ts';
 import type { Tokenizer } from '../data/tokenizer/tokenizer.ts';
 import { createEngine } from '../engine/create-engine.ts';
-import { readBertConfig, type BertConfig } from '../model/bert-config.ts';
-import { loadHfModel } from '../model/hf-folder.ts';
-import type { StateDict } from '../model/state-dict.ts';
-import { loadVerifiedStateDict } from '../train/checkpointer.ts';
-import { runPaths } from '../train/run-spec.ts';
-import { readSavedRun } from '../train/saved-params.ts';
+import { loadInferenceModel } from './inference-model.ts';
 
 export interface FillMaskPrediction {
   /** Which [MASK] of the text, 0-based. */
@@ -29,7 +21,8 @@ export async function fillMask(
   text: string,
   o: { topK: number; checkpoint: 'best' | 'last'; engine?: string },
 ): Promise<FillMaskPrediction[]> {
-  const { config, weights, tokenizer } = loadModelForInference(source, o.checkpoint);
+  const { config, weights, tokenizer, head } = loadInferenceModel(source, o.checkpoint);
+  if (head.kind !== 'mlm') throw new Error(`${source}: a sequence classifier has no masked-LM head; use \`gradpool classify\``);
   const { ids, maskPositions } = encodeWithMasks(tokenizer, text);
   if (maskPositions.length === 0) throw new Error(`no [MASK] in ${JSON.stringify(text)}`);
   if (ids.length > config.max_position_embeddings) throw new Error(`text is ${ids.length} tokens; the model takes ${config.max_position_embeddings}`);
@@ -81,19 +74,4 @@ function decode(tok: Tokenizer, ids: number[]): string {
     s += t.startsWith('##') ? t.slice(2) : `${s ? ' ' : ''}${t}`;
   }
   return s;
-}
-
-function loadModelForInference(source: string, which: 'best' | 'last'): { config: BertConfig; weights: StateDict; tokenizer: Tokenizer } {
-  const paths = runPaths(source);
-  if (existsSync(paths.savedParams)) {
-    const run = readSavedRun(source);
-    const file = which === 'best' ? paths.best : paths.last;
-    if (!existsSync(file)) throw new Error(`${file} does not exist yet (no ${which} checkpoint in this run)`);
-    return { config: run.modelConfig, weights: loadVerifiedStateDict(file), tokenizer: loadTokenizer(run.tokenizerDir) };
-  }
-  if (existsSync(join(source, 'config.json'))) {
-    const m = loadHfModel(source);
-    return { config: readBertConfig(join(source, 'config.json')), weights: m.weights, tokenizer: loadTokenizer(source) };
-  }
-  throw new Error(`${source}: neither a run folder (saved_params.json) nor a Hugging Face model folder (config.json)`);
 }

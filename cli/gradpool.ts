@@ -1,5 +1,7 @@
 import { flagString, parseArgs } from './args.ts';
+import { outcomeLines } from './eval-lines.ts';
 import { fillMask } from './fill-mask-command.ts';
+import { classifyCommand } from './classify-output.ts';
 import { trainCommand } from './train-command.ts';
 import { coordinatorCommand, localClusterTrain, submitCommand, workerCommand } from './service-commands.ts';
 import { GradpoolClient } from '../coordinator/gradpool-client.ts';
@@ -7,7 +9,7 @@ import { loadJobFile } from '../spec/validate-job.ts';
 import { prepareRun } from '../train/prepare-run.ts';
 import { formatPlan } from '../spec/plan-stages.ts';
 
-const USAGE = `gradpool — BERT masked-language-model training
+const USAGE = `gradpool — BERT masked-language-model training and sequence classification
 
   gradpool train <job.yaml> [--engine auto|torch|wasm|cpu|tensorflow] [--name RUN] [--steps N]
   gradpool train --resume <runs/name> [--steps N]
@@ -18,11 +20,16 @@ const USAGE = `gradpool — BERT masked-language-model training
   gradpool coordinator                          serve the jobs queue (GRADPOOL_REDIS_URL, GRADPOOL_PREFIX)
   gradpool worker [--gpu N]                     serve one rank at a time on the ranks queue
   gradpool fill-mask <run or HF folder> "text with [MASK]" [--top-k 5] [--checkpoint best|last] [--json]
+  gradpool classify <run or HF folder> "text" ["second text"] [--checkpoint best|last] [--json]
+  gradpool classify <run or HF folder> --input file.csv|.tsv|.jsonl [--json] [--text-field F] [--pair-field F] [--label-field F]
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const a = parseArgs(rest, ['engine', 'steps', 'world', 'top-k', 'checkpoint', 'resume', 'name', 'workers', 'priority', 'id', 'gpu']);
+  const a = parseArgs(rest, [
+    'engine', 'steps', 'world', 'top-k', 'checkpoint', 'resume', 'name', 'workers', 'priority', 'id', 'gpu',
+    'input', 'text-field', 'pair-field', 'label-field',
+  ]);
   switch (command) {
     case 'train': {
       const resume = a.flags.get('resume');
@@ -40,10 +47,7 @@ async function main(argv: string[]): Promise<number> {
         name: flagString(a, 'name'),
         maxStepsThisRun: steps ? Number(steps) : undefined,
       });
-      const f = result.firstEval;
-      const l = result.lastEval;
-      if (f) console.log(`validation perplexity before: ${f.perplexity.toFixed(2)}`);
-      if (l) console.log(`validation perplexity after:  ${l.perplexity.toFixed(2)} (masked accuracy ${(l.masked_accuracy * 100).toFixed(2)}%)`);
+      for (const line of outcomeLines(result.firstEval, result.lastEval)) console.log(line);
       console.log(`run folder: ${spec.runDir} (${result.state.finished ? result.state.stopReason : 'paused: resume with --resume'})`);
       return 0;
     }
@@ -102,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'classify':
+      return classifyCommand(a);
     case undefined:
     case 'help':
     case '--help':

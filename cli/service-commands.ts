@@ -7,6 +7,7 @@ import { GradpoolClient, type SubmitOptions } from '../coordinator/gradpool-clie
 import { Coordinator } from '../coordinator/coordinator.ts';
 import type { RunOutcome } from '../coordinator/coordinator.ts';
 import { RankWorker } from '../gpu-worker/rank-worker.ts';
+import { evalBrief, outcomeLines } from './eval-lines.ts';
 import { ensureRedis } from './redis-check.ts';
 
 /** Runs until SIGINT/SIGTERM, then closes gracefully (a second signal exits at once). */
@@ -59,7 +60,7 @@ export async function follow(client: GradpoolClient, id: string, out: (l: string
       if (p.step % 10 !== 0 && p.step !== p.max_steps && !p.eval && p.step !== 1) continue;
       out(
         `[${id}] stage ${p.stage} step ${p.step}/${p.max_steps} loss ${p.loss.toFixed(4)} ${Math.round(p.tokens_per_s)} tok/s ` +
-          `eta ${formatSeconds(p.eta_s)}${p.eval ? ` eval ppl ${p.eval.perplexity.toFixed(2)}` : ''}`,
+          `eta ${formatSeconds(p.eta_s)}${p.eval ? ` ${evalBrief(p.eval)}` : ''}`,
       );
     } else if (e.type === 'completed') return e.result;
     else throw new Error(`run ${id} failed: ${e.reason}`);
@@ -68,8 +69,7 @@ export async function follow(client: GradpoolClient, id: string, out: (l: string
 }
 
 export function printOutcome(r: RunOutcome): void {
-  if (r.first_eval) console.log(`validation perplexity before: ${r.first_eval.perplexity.toFixed(2)}`);
-  if (r.last_eval) console.log(`validation perplexity after:  ${r.last_eval.perplexity.toFixed(2)} (masked accuracy ${(r.last_eval.masked_accuracy * 100).toFixed(2)}%)`);
+  for (const line of outcomeLines(r.first_eval, r.last_eval)) console.log(line);
   console.log(`run folder: ${r.run_dir} (${r.stop_reason}; ${r.world_size} rank(s), ${r.steps} steps)`);
 }
 

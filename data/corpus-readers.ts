@@ -61,10 +61,10 @@ export function checkCorpusFile(path: string): void {
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
-const NAN_CELLS = new Set(['nan', 'NaN', 'NAN', 'null', 'NULL', 'None', '#N/A', 'N/A']);
+export const NAN_CELLS = new Set(['nan', 'NaN', 'NAN', 'null', 'NULL', 'None', '#N/A', 'N/A']);
 
 /** Lines as raw bytes, split on \n (a trailing \r dropped), with the compressed bytes read so far. */
-async function* byteLines(path: string, gzip: boolean, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+export async function* byteLines(path: string, gzip: boolean, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   file.on('data', (c) => onBytes((c as Buffer).byteLength));
   const stream = gzip ? file.pipe(createGunzip()) : file;
@@ -100,7 +100,7 @@ function trimCr(b: Buffer): Buffer {
   return b.byteLength && b[b.byteLength - 1] === 13 ? b.subarray(0, b.byteLength - 1) : b;
 }
 
-function decodeLine(b: Buffer): string | null {
+export function decodeLine(b: Buffer): string | null {
   try {
     return decoder.decode(b);
   } catch {
@@ -108,7 +108,7 @@ function decodeLine(b: Buffer): string | null {
   }
 }
 
-function checkText(text: string, line: number, maxChars: number): CorpusRow {
+export function checkText(text: string, line: number, maxChars: number): CorpusRow {
   if (text.trim() === '') return { bad: 'empty', line };
   if (text.length > maxChars) return { bad: 'too-long', line, detail: `${text.length} chars` };
   return { text, line };
@@ -138,26 +138,31 @@ export async function* readCorpus(
   }
 }
 
-async function* readJsonl(lines: AsyncGenerator<Buffer>, field: string, maxChars: number): AsyncGenerator<CorpusRow> {
+/** The parsed JSON value of each line of a .jsonl file, with its line; undecodable, blank or malformed lines as bad rows. */
+export async function* jsonRows(lines: AsyncGenerator<Buffer>): AsyncGenerator<{ row: unknown; line: number } | BadRow> {
   let n = 0;
   for await (const raw of lines) {
     n++;
     const text = decodeLine(raw);
-    if (text === null) {
-      yield { bad: 'invalid-utf8', line: n };
+    if (text === null) yield { bad: 'invalid-utf8', line: n };
+    else if (text.trim() === '') yield { bad: 'empty', line: n };
+    else {
+      try {
+        yield { row: JSON.parse(text) as unknown, line: n };
+      } catch (e) {
+        yield { bad: 'malformed', line: n, detail: (e as Error).message };
+      }
+    }
+  }
+}
+
+async function* readJsonl(lines: AsyncGenerator<Buffer>, field: string, maxChars: number): AsyncGenerator<CorpusRow> {
+  for await (const r of jsonRows(lines)) {
+    if ('bad' in r) {
+      yield r;
       continue;
     }
-    if (text.trim() === '') {
-      yield { bad: 'empty', line: n };
-      continue;
-    }
-    let row: unknown;
-    try {
-      row = JSON.parse(text);
-    } catch (e) {
-      yield { bad: 'malformed', line: n, detail: (e as Error).message };
-      continue;
-    }
+    const { row, line: n } = r;
     const value = typeof row === 'object' && row !== null ? (row as Record<string, unknown>)[field] : undefined;
     if (typeof value === 'number' && Number.isNaN(value)) yield { bad: 'nan', line: n };
     else if (typeof value !== 'string') yield { bad: 'not-a-string', line: n, detail: `${field} is ${value === null ? 'null' : typeof value}` };
@@ -166,16 +171,24 @@ async function* readJsonl(lines: AsyncGenerator<Buffer>, field: string, maxChars
   }
 }
 
-/** RFC 4180: quoted fields may hold the delimiter, newlines and doubled quotes. */
-async function* readDelimited(
+/** A column's index in a header record, or an error naming the file, the column and the header. */
+export function columnIndex(header: string[], column: string, path: string, what = 'column'): number {
+  const col = header.findIndex((f) => f.trim() === column);
+  if (col < 0) throw new Error(`${path}: no ${what} "${column}" in the header (${header.join(', ')})`);
+  return col;
+}
+
+/**
+ * The records of a .csv/.tsv file (RFC 4180: quoted fields may hold the
+ * delimiter, newlines and doubled quotes), the header first, each with the
+ * line it starts on; undecodable or unterminated records as bad rows.
+ */
+export async function* delimitedRecords(
   lines: AsyncGenerator<Buffer>,
   delim: string,
-  column: string,
   maxChars: number,
-  path: string,
-): AsyncGenerator<CorpusRow> {
+): AsyncGenerator<{ fields: string[]; line: number } | BadRow> {
   let n = 0;
-  let col = -1;
   let pending: string | null = null;
   let pendingStart = 0;
   for await (const raw of lines) {
@@ -201,21 +214,38 @@ async function* readDelimited(
       continue;
     }
     pending = null;
+    yield { fields, line: start };
+  }
+  if (pending !== null) yield { bad: 'malformed', line: pendingStart, detail: 'unterminated quoted field at end of file' };
+}
+
+async function* readDelimited(
+  lines: AsyncGenerator<Buffer>,
+  delim: string,
+  column: string,
+  maxChars: number,
+  path: string,
+): AsyncGenerator<CorpusRow> {
+  let col = -1;
+  for await (const r of delimitedRecords(lines, delim, maxChars)) {
+    if ('bad' in r) {
+      yield r;
+      continue;
+    }
+    const { fields, line } = r;
     if (col < 0) {
-      col = fields.findIndex((f) => f.trim() === column);
-      if (col < 0) throw new Error(`${path}: no column "${column}" in the header (${fields.join(', ')})`);
+      col = columnIndex(fields, column, path);
       continue;
     }
     if (fields.length === 1 && fields[0] === '') {
-      yield { bad: 'empty', line: start };
+      yield { bad: 'empty', line };
       continue;
     }
     const cell = fields[col];
-    if (cell === undefined) yield { bad: 'malformed', line: start, detail: `${fields.length} fields, column ${column} is #${col + 1}` };
-    else if (NAN_CELLS.has(cell.trim())) yield { bad: 'nan', line: start };
-    else yield checkText(cell, start, maxChars);
+    if (cell === undefined) yield { bad: 'malformed', line, detail: `${fields.length} fields, column ${column} is #${col + 1}` };
+    else if (NAN_CELLS.has(cell.trim())) yield { bad: 'nan', line };
+    else yield checkText(cell, line, maxChars);
   }
-  if (pending !== null) yield { bad: 'malformed', line: pendingStart, detail: 'unterminated quoted field at end of file' };
 }
 
 /** Splits one record; null when a quoted field is still open at the end. */

@@ -27,13 +27,14 @@ export interface TokenizeOptions {
   log?: (line: string) => void;
 }
 
-export interface FileReport {
+/** One file's rows: how many, how many usable, the bad ones by reason and the first of them. */
+export interface FileReport<Reason extends string = BadReason> {
   file: string;
   rows: number;
   good: number;
-  bad: Partial<Record<BadReason, number>>;
+  bad: Partial<Record<Reason, number>>;
   /** First bad rows, for the error message and the run log. */
-  firstBad: Array<{ line: number; reason: BadReason; detail?: string }>;
+  firstBad: Array<{ line: number; reason: Reason; detail?: string }>;
 }
 
 export interface CorpusData {

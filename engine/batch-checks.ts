@@ -1,5 +1,6 @@
 import type { BertConfig } from '../model/bert-config.ts';
-import type { EvalResult, MlmBatch } from './engine.ts';
+import type { ModelHead } from '../model/model-head.ts';
+import type { ClassificationLoss, EvalResult, MlmBatch, SequenceBatch } from './engine.ts';
 
 /**
  * What every engine does around its model, the same way: check a batch,
@@ -13,6 +14,31 @@ export function checkBatch(b: MlmBatch, c: BertConfig): void {
   if (b.seqLen > c.max_position_embeddings) {
     throw new Error(`sequence length ${b.seqLen} exceeds max_position_embeddings ${c.max_position_embeddings}`);
   }
+}
+
+/** A classifier's batch: one label per sequence, each a label id; weights one per label. */
+export function checkClassificationBatch(b: SequenceBatch & { labels?: Int32Array }, c: BertConfig, head: ModelHead, loss?: ClassificationLoss): void {
+  if (head.kind !== 'classification') throw new Error('this engine holds a masked-LM model, not a sequence classifier');
+  const n = b.batchSize * b.seqLen;
+  if (b.inputIds.length !== n || b.attentionMask.length !== n) {
+    throw new Error(`batch of ${b.batchSize}×${b.seqLen} has arrays of length ${b.inputIds.length}/${b.attentionMask.length}`);
+  }
+  if (b.seqLen > c.max_position_embeddings) {
+    throw new Error(`sequence length ${b.seqLen} exceeds max_position_embeddings ${c.max_position_embeddings}`);
+  }
+  if (b.labels && b.labels.length !== b.batchSize) throw new Error(`${b.labels.length} labels for a batch of ${b.batchSize} sequences`);
+  const bad = b.labels?.find((l) => l < 0 || l >= head.numLabels);
+  if (bad !== undefined) throw new Error(`label ${bad} outside 0..${head.numLabels - 1}`);
+  const w = loss?.classWeights;
+  if (w && w.length !== head.numLabels) throw new Error(`${w.length} class weights for ${head.numLabels} labels`);
+}
+
+/** Σ weight[label] over the batch (its size when unweighted): what torch's reduction="mean" divides by. */
+export function classWeightSum(labels: Int32Array, weights: Float32Array | null): number {
+  if (!weights) return labels.length;
+  let s = 0;
+  for (const l of labels) s += weights[l]!;
+  return s;
 }
 
 /** Flat positions (row-major) with a label, and those labels. */

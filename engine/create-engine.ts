@@ -1,5 +1,6 @@
 import type { StateDict } from '../model/state-dict.ts';
 import type { BertConfig } from '../model/bert-config.ts';
+import type { ModelHead } from '../model/model-head.ts';
 import type { Engine } from './engine.ts';
 import { TfjsEngine } from './tfjs/tfjs-engine.ts';
 import { tryLoadTorchAddon } from './torch/native.ts';
@@ -15,6 +16,8 @@ export type EngineName = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'torch';
 
 export interface CreateEngineOptions {
   config: BertConfig;
+  /** Default MLM. */
+  head?: ModelHead;
   weights?: StateDict;
   weightsSource?: string;
   seed: number;

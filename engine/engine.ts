@@ -1,14 +1,15 @@
 import type { StateDict } from '../model/state-dict.ts';
 import type { BertConfig } from '../model/bert-config.ts';
+import type { ModelHead } from '../model/model-head.ts';
 
 /**
  * The one narrow surface between training code and tensors. The trainer,
  * worker and coordinator see only this; tfjs tensors (or libtorch ones)
- * never leave an engine. Buffers are laid out in `bertParamSpecs` order.
+ * never leave an engine. Buffers are laid out in `bertParamSpecs(config, head)` order.
  */
 
-/** A micro-batch of `batchSize` sequences of `seqLen` tokens, row-major. */
-export interface MlmBatch {
+/** `batchSize` sequences of `seqLen` tokens, row-major. */
+export interface SequenceBatch {
   batchSize: number;
   seqLen: number;
   inputIds: Int32Array;
@@ -16,8 +17,36 @@ export interface MlmBatch {
   tokenTypeIds?: Int32Array;
   /** 1 for real tokens, 0 for padding. */
   attentionMask: Int32Array;
+}
+
+/** A masked-LM micro-batch. */
+export interface MlmBatch extends SequenceBatch {
   /** The original token at masked positions, -100 elsewhere. */
   labels: Int32Array;
+}
+
+/** A sequence-classification micro-batch: one label id per sequence. */
+export interface ClassificationBatch extends SequenceBatch {
+  labels: Int32Array;
+}
+
+/** The classifier's loss: torch's cross_entropy(weight, label_smoothing, reduction="sum"). */
+export interface ClassificationLoss {
+  /** One weight per label id; null = all 1. */
+  classWeights: Float32Array | null;
+  labelSmoothing: number;
+}
+
+export interface ClassificationResult {
+  /** Sum over the sequences of the (weighted, smoothed) cross-entropy. */
+  lossSum: number;
+  /** Sum of the class weights of the batch's labels (its size, unweighted): a mean's denominator, as torch's reduction="mean". */
+  weightSum: number;
+}
+
+export interface ClassifyResult extends ClassificationResult {
+  /** [batchSize × numLabels], row-major. */
+  logits: Float32Array;
 }
 
 export interface EngineInfo {
@@ -83,8 +112,17 @@ export interface OptimizerState {
 export interface Engine {
   readonly info: EngineInfo;
   readonly config: BertConfig;
+  /** The head on the encoder: MLM, or a sequence classifier (setModel changes it). */
+  readonly head: ModelHead;
   /** Number of parameters = length of the gradient buffer. */
   readonly numParams: number;
+
+  /**
+   * Replaces the model by `head` with these weights (strictly matched); the
+   * device, threads and dropout stream stay, the gradient buffer (a new one:
+   * call gradients() again) and the optimizer state start at zero.
+   */
+  setModel(head: ModelHead, weights: StateDict, source: string): void;
 
   /** Adds d(sum of masked-token CE)/dθ to the gradient buffer. Dropout on when `train`. */
   forwardBackward(batch: MlmBatch, train: boolean): Promise<ForwardBackwardResult>;
@@ -100,6 +138,11 @@ export interface Engine {
   topK(batch: MlmBatch, positions: number[], k: number): Promise<TopKResult>;
   /** Logits [batch*seq, vocab] for every position: for parity tests and small batches. */
   logits(batch: MlmBatch): Promise<Float32Array>;
+
+  /** Classifier: adds d(sum of the batch's loss)/dθ to the gradient buffer. Dropout on when `train`. */
+  forwardBackwardClassify(batch: ClassificationBatch, loss: ClassificationLoss, train: boolean): Promise<ClassificationResult>;
+  /** Classifier, dropout off: logits, and the loss when the batch has labels (else 0). */
+  classify(batch: SequenceBatch & { labels?: Int32Array }, loss?: ClassificationLoss): Promise<ClassifyResult>;
 
   /** Canonical-order state dict with Hugging Face names (copies). */
   stateDict(): StateDict;

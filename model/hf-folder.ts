@@ -4,6 +4,7 @@ import { writeFileAtomic } from '../common/atomic-write.ts';
 import { readSafetensors, writeSafetensors } from './formats/safetensors.ts';
 import type { StateDict } from './state-dict.ts';
 import { readBertConfig, type BertConfig } from './bert-config.ts';
+import { headOfStateDict, labelsOfConfig, type ModelHead } from './model-head.ts';
 import { matchStateDict } from './parameters.ts';
 
 /**
@@ -14,10 +15,14 @@ import { matchStateDict } from './parameters.ts';
 export interface HfModel {
   dir: string;
   config: BertConfig & Record<string, unknown>;
-  /** Matched strictly against the config; tied decoder and pretraining extras dropped. */
+  /** Matched strictly against the config and head; tied decoder and pretraining extras dropped. */
   weights: StateDict;
-  /** Names present in the file that the MLM model does not use (pooler, NSP head, tied copies). */
+  /** Names present in the file that the model does not use (pooler and NSP head of an MLM model, tied copies). */
   ignored: string[];
+  /** A classifier when the weights hold classifier.weight, else the MLM model. */
+  head: ModelHead;
+  /** A classifier's label names in id order (config.json's id2label); null otherwise. */
+  labels: string[] | null;
 }
 
 export function loadHfModel(dir: string): HfModel {
@@ -33,8 +38,13 @@ export function loadHfModel(dir: string): HfModel {
     throw new Error(`${dir}: no model.safetensors${hint}`);
   }
   const { tensors } = readSafetensors(weightsPath);
-  const { tensors: weights, ignored } = matchStateDict(config, tensors, weightsPath);
-  return { dir, config, weights, ignored };
+  const head = headOfStateDict(tensors);
+  const { tensors: weights, ignored } = matchStateDict(config, tensors, weightsPath, head);
+  const labels = head.kind === 'classification' ? labelsOfConfig(config) : null;
+  if (head.kind === 'classification' && labels?.length !== head.numLabels) {
+    throw new Error(`${configPath}: id2label has ${labels?.length ?? 0} labels, the classifier ${head.numLabels}`);
+  }
+  return { dir, config, weights, ignored, head, labels };
 }
 
 /** Tokenizer files that travel with a model folder. */
@@ -43,10 +53,11 @@ export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config
 /**
  * Writes config.json, model.safetensors (without the tied decoder copy, as
  * save_pretrained does) and the tokenizer files found in `tokenizerDir`.
+ * `extra` config fields win (a classifier's architectures, id2label, label2id).
  */
-export function saveHfModel(dir: string, config: BertConfig, weights: StateDict, tokenizerDir?: string): void {
+export function saveHfModel(dir: string, config: BertConfig, weights: StateDict, tokenizerDir?: string, extra: Record<string, unknown> = {}): void {
   mkdirSync(dir, { recursive: true });
-  const full = { architectures: ['BertForMaskedLM'], model_type: 'bert', ...config };
+  const full = { architectures: ['BertForMaskedLM'], model_type: 'bert', ...config, ...extra };
   writeFileAtomic(join(dir, 'config.json'), Buffer.from(`${JSON.stringify(full, null, 2)}\n`));
   writeSafetensors(join(dir, 'model.safetensors'), weights);
   if (tokenizerDir) {

@@ -1,12 +1,14 @@
 import { Rng } from '../common/rng.ts';
 import { numel, shapeText, type HostTensor, type StateDict } from './state-dict.ts';
 import type { BertConfig } from './bert-config.ts';
+import { headParams, ignorableName, MLM_HEAD, withTiedCopies, type ModelHead } from './model-head.ts';
 
 /**
- * BertForMaskedLM's parameters under their Hugging Face state-dict names and
- * PyTorch shapes, in state_dict() order. Every engine lays its flat parameter
- * and gradient buffers out in this order, which is what lets ranks all-reduce
- * one buffer and checkpoints move between engines.
+ * BertForMaskedLM's (or, with a classification head, BertForSequenceClassification's)
+ * parameters under their Hugging Face state-dict names and PyTorch shapes, in
+ * state_dict() order. Every engine lays its flat parameter and gradient
+ * buffers out in this order, which is what lets ranks all-reduce one buffer
+ * and checkpoints move between engines.
  */
 export interface ParamSpec {
   name: string;
@@ -20,7 +22,7 @@ export interface ParamSpec {
   decay: boolean;
 }
 
-export function bertParamSpecs(c: BertConfig): ParamSpec[] {
+export function bertParamSpecs(c: BertConfig, head: ModelHead = MLM_HEAD): ParamSpec[] {
   const H = c.hidden_size;
   const list: Array<[string, number[], ParamSpec['init']]> = [
     ['bert.embeddings.word_embeddings.weight', [c.vocab_size, H], 'normal'],
@@ -47,13 +49,7 @@ export function bertParamSpecs(c: BertConfig): ParamSpec[] {
       [`${p}output.LayerNorm.bias`, [H], 'zeros'],
     );
   }
-  list.push(
-    ['cls.predictions.bias', [c.vocab_size], 'zeros'],
-    ['cls.predictions.transform.dense.weight', [H, H], 'normal'],
-    ['cls.predictions.transform.dense.bias', [H], 'zeros'],
-    ['cls.predictions.transform.LayerNorm.weight', [H], 'ones'],
-    ['cls.predictions.transform.LayerNorm.bias', [H], 'zeros'],
-  );
+  list.push(...headParams(c, head));
   let offset = 0;
   return list.map(([name, shape, init]) => {
     const size = numel(shape);
@@ -68,11 +64,12 @@ export function totalSize(specs: ParamSpec[]): number {
   return last.offset + last.size;
 }
 
-/** BERT's _init_weights: N(0, initializer_range), zero biases, LayerNorm ones, zero padding row. */
-export function initBertWeights(c: BertConfig, seed: number): StateDict {
+/** BERT's _init_weights: N(0, initializer_range), zero biases, LayerNorm ones, zero padding row (`only`: those parameters). */
+export function initBertWeights(c: BertConfig, seed: number, head: ModelHead = MLM_HEAD, only?: (name: string) => boolean): StateDict {
   const rng = new Rng(seed);
   const sd: StateDict = new Map();
-  for (const s of bertParamSpecs(c)) {
+  for (const s of bertParamSpecs(c, head)) {
+    if (only && !only(s.name)) continue;
     const data = new Float32Array(s.size);
     if (s.init === 'ones') data.fill(1);
     else if (s.init === 'normal') for (let i = 0; i < s.size; i++) data[i] = rng.normal() * c.initializer_range;
@@ -85,19 +82,6 @@ export function initBertWeights(c: BertConfig, seed: number): StateDict {
 }
 
 /**
- * Names a checkpoint may carry that the MLM model deliberately does not use:
- * the tied decoder (same tensor as the word embeddings / output bias), the
- * position_ids buffer, and BertForPreTraining's pooler and NSP head, which
- * bert-base-uncased ships.
- */
-const TIED_OR_BUFFER = new Set([
-  'cls.predictions.decoder.weight',
-  'cls.predictions.decoder.bias',
-  'bert.embeddings.position_ids',
-]);
-const PRETRAINING_EXTRAS = /^(bert\.pooler\.|cls\.seq_relationship\.)/;
-
-/**
  * Maps a foreign state dict onto our parameters. Accepts what Hugging Face's
  * own loader accepts (legacy LayerNorm gamma/beta names, a BertModel without
  * the `bert.` prefix) and rejects anything else missing, unexpected or of the
@@ -107,14 +91,10 @@ export function matchStateDict(
   c: BertConfig,
   incoming: StateDict,
   source: string,
+  head: ModelHead = MLM_HEAD,
 ): { tensors: StateDict; ignored: string[] } {
-  const specs = bertParamSpecs(c);
-  const renamed: StateDict = new Map();
-  for (const [raw, t] of incoming) {
-    let name = raw.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
-    if (/^(embeddings|encoder|pooler)\./.test(name)) name = `bert.${name}`;
-    renamed.set(name, t);
-  }
+  const specs = bertParamSpecs(c, head);
+  const renamed = canonicalNames(incoming);
   const tensors: StateDict = new Map();
   const missing: string[] = [];
   const wrongShape: string[] = [];
@@ -135,11 +115,11 @@ export function matchStateDict(
   const unexpected: string[] = [];
   for (const name of renamed.keys()) {
     if (known.has(name)) continue;
-    if (TIED_OR_BUFFER.has(name) || PRETRAINING_EXTRAS.test(name)) ignored.push(name);
+    if (ignorableName(name, head)) ignored.push(name);
     else unexpected.push(name);
   }
   // A checkpoint without an output bias (rare) is still a complete model.
-  if (missing.length === 1 && missing[0] === 'cls.predictions.bias') {
+  if (head.kind === 'mlm' && missing.length === 1 && missing[0] === 'cls.predictions.bias') {
     const dec = renamed.get('cls.predictions.decoder.bias');
     tensors.set('cls.predictions.bias', dec ?? { shape: [c.vocab_size], data: new Float32Array(c.vocab_size) });
     missing.length = 0;
@@ -157,10 +137,18 @@ export function matchStateDict(
   return { tensors: ordered, ignored };
 }
 
+/** Hugging Face's legacy names (LayerNorm gamma/beta, a BertModel without the `bert.` prefix) as today's. */
+export function canonicalNames(incoming: StateDict): StateDict {
+  const renamed: StateDict = new Map();
+  for (const [raw, t] of incoming) {
+    let name = raw.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+    if (/^(embeddings|encoder|pooler)\./.test(name)) name = `bert.${name}`;
+    renamed.set(name, t);
+  }
+  return renamed;
+}
+
 /** Adds the tied duplicates torch's BertForMaskedLM.state_dict() contains, for .pth files. */
 export function withTiedDecoder(sd: StateDict): StateDict {
-  const out: StateDict = new Map(sd);
-  out.set('cls.predictions.decoder.weight', sd.get('bert.embeddings.word_embeddings.weight')!);
-  out.set('cls.predictions.decoder.bias', sd.get('cls.predictions.bias')!);
-  return out;
+  return withTiedCopies(sd, MLM_HEAD);
 }

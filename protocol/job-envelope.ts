@@ -50,16 +50,27 @@ function decodeBinary(b64: string): protobuf.Message {
   throw new JobSpecError('payload', problems);
 }
 
-/** A job file's shorthands (`tokenizer: <path>`, a single corpus file) in the schema's shape. */
+/** A job file's shorthands (`tokenizer: <path>`, a single file, `class_weights: balanced | [w…]`) in the schema's shape. */
 function fromJobFileShape(raw: Plain): Plain {
   const o: Plain = { ...raw };
   if (typeof o.tokenizer === 'string') o.tokenizer = { path: o.tokenizer };
-  if (isPlain(o.corpus)) {
-    const c: Plain = { ...o.corpus };
-    for (const k of ['train', 'valid']) if (typeof c[k] === 'string') c[k] = [c[k]];
-    o.corpus = c;
-  }
+  if (isPlain(o.corpus)) o.corpus = fileLists(o.corpus);
+  if (Array.isArray(o.stages)) o.stages = o.stages.map((s) => (isPlain(s) ? stageShape(s) : s));
   return o;
+}
+
+function stageShape(raw: Plain): Plain {
+  const s: Plain = { ...raw };
+  if (isPlain(s.labels)) s.labels = fileLists(s.labels);
+  if (s.class_weights === 'balanced') s.class_weights = { balanced: true };
+  else if (Array.isArray(s.class_weights)) s.class_weights = { values: s.class_weights };
+  return s;
+}
+
+function fileLists(raw: Plain): Plain {
+  const c: Plain = { ...raw };
+  for (const k of ['train', 'valid']) if (typeof c[k] === 'string') c[k] = [c[k]];
+  return c;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { ClassificationMetrics } from '../train/metrics/classification-metrics.ts';
+import type { EvalMetrics } from '../train/metrics/eval-metrics.ts';
 import type { MlmMetrics } from '../train/metrics/mlm-metrics.ts';
 import { schemaJson } from './schema.ts';
 
@@ -5,8 +7,13 @@ import { schemaJson } from './schema.ts';
 export type JobStateName =
   | 'JOB_STATE_UNSPECIFIED' | 'QUEUED' | 'PREPARING' | 'WAITING_FOR_WORKERS' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'PAUSED';
 
-/** gradpool.v1.EvalMetrics: the trainer's metrics travel as they are. */
-export type EvalMetricsJson = MlmMetrics;
+/**
+ * gradpool.v1.EvalMetrics as readers get it: every field, the other task's at
+ * their zero values; `task` ("mlm" or "classification") says which are meant.
+ * Producers send the trainer's metrics (EvalMetrics) as they are.
+ */
+export type EvalMetricsJson = { task: string } & Omit<MlmMetrics, 'task'> & Omit<ClassificationMetrics, 'task'>;
+type SentEval = EvalMetrics | EvalMetricsJson;
 
 export interface ProgressJson {
   stage: number;
@@ -58,9 +65,10 @@ export interface RunResultJson {
  * scalar with its zero value (unset messages and best_value stay absent).
  * Reader side (from*): the same, but unknown fields (a newer producer) are dropped.
  */
-export const toProgressJson = (p: Partial<ProgressJson>) => schemaJson<ProgressJson>('Progress', p, true);
+export const toProgressJson = (p: Partial<Omit<ProgressJson, 'eval'>> & { eval?: SentEval }) => schemaJson<ProgressJson>('Progress', p, true);
 export const toStatusJson = (s: Partial<JobStatusJson>) => schemaJson<JobStatusJson>('JobStatus', s, true);
-export const toRunResultJson = (r: Partial<RunResultJson>) => schemaJson<RunResultJson>('RunResult', r, true);
+export const toRunResultJson = (r: Partial<Omit<RunResultJson, 'first_eval' | 'last_eval'>> & { first_eval?: SentEval; last_eval?: SentEval }) =>
+  schemaJson<RunResultJson>('RunResult', r, true);
 export const fromProgressJson = (data: unknown) => schemaJson<ProgressJson>('Progress', data, false);
 export const fromStatusJson = (data: unknown) => schemaJson<JobStatusJson>('JobStatus', data, false);
 export const fromRunResultJson = (data: unknown) => schemaJson<RunResultJson>('RunResult', data, false);

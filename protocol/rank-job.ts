@@ -1,5 +1,5 @@
 import type { RunSpec } from '../train/run-spec.ts';
-import type { MlmMetrics } from '../train/metrics/mlm-metrics.ts';
+import type { EvalMetrics } from '../train/metrics/eval-metrics.ts';
 
 /**
  * The contract between the coordinator and the workers: one RankJobData per
@@ -27,7 +27,7 @@ export interface RankResult {
   bestCheckpoint: string | null;
   lastCheckpoint: string | null;
   hfDir: string | null;
-  firstEval: MlmMetrics | null;
-  lastEval: MlmMetrics | null;
+  firstEval: EvalMetrics | null;
+  lastEval: EvalMetrics | null;
   best: { metric: string; value: number } | null;
 }

@@ -1,3 +1,7 @@
+import type { ClassWeightsSpec, LabelledDataSpec, MetricName, StageTask } from './classification-spec.ts';
+
+export type { ClassWeightsSpec, LabelledDataSpec, MetricName, StageTask } from './classification-spec.ts';
+
 /**
  * A training job as users write it (YAML or JSON, snake_case like Hugging
  * Face TrainingArguments). The protobuf schema in proto/ mirrors these
@@ -69,22 +73,26 @@ export interface StageSpec {
   /** Optimizer steps between checkpoints (0 = only at evaluations and stage end). */
   checkpoint_interval: number;
   log_interval: number;
+  /** "mlm" (default) or "classification" (spec/classification-spec.ts). */
+  task: StageTask;
+  /** classification: the labelled examples; null on MLM stages. */
+  labels: LabelledDataSpec | null;
+  /** classification: class weights of the cross-entropy (default: all 1). */
+  class_weights: ClassWeightsSpec;
+  /** classification: label smoothing of the cross-entropy, in [0, 1); default 0. */
+  label_smoothing: number;
+  /** classification: dropout before the classifier; null = hidden_dropout_prob (as Hugging Face). */
+  classifier_dropout: number | null;
+  /** This stage's own early stopping; null = the job's. */
+  early_stopping: EarlyStoppingSpec | null;
 }
-
-export type MetricName =
-  | 'loss'
-  | 'perplexity'
-  | 'masked_accuracy'
-  | 'top10_accuracy'
-  | 'all_tokens_accuracy'
-  | 'f1';
 
 export interface EarlyStoppingSpec {
   /** The metric that picks best.pth and drives patience; default "loss". */
   metric: MetricName;
   /** Evaluations without improvement before stopping; 0 = never. */
   patience: number;
-  /** Stop as soon as the metric reaches this (≥ for accuracies/F1, ≤ for loss/perplexity); unset = none. */
+  /** Stop as soon as the metric reaches this (≥ for accuracies/precision/recall/F1, ≤ for loss/perplexity); unset = none. */
   target: number | null;
 }
 
@@ -144,13 +152,10 @@ export const STAGE_DEFAULTS: Omit<StageSpec, 'seq_len' | 'micro_batch' | 'global
   max_eval_samples: 0,
   checkpoint_interval: 0,
   log_interval: 10,
-};
-
-export const HIGHER_IS_BETTER: Record<MetricName, boolean> = {
-  loss: false,
-  perplexity: false,
-  masked_accuracy: true,
-  top10_accuracy: true,
-  all_tokens_accuracy: true,
-  f1: true,
+  task: 'mlm',
+  labels: null,
+  class_weights: { balanced: false, values: [] },
+  label_smoothing: 0,
+  classifier_dropout: null,
+  early_stopping: null,
 };

@@ -1,114 +1,27 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
-import {
-  HIGHER_IS_BETTER,
-  STAGE_DEFAULTS,
-  type Job,
-  type MetricName,
-  type StageSpec,
-} from './job-spec.ts';
+import { STAGE_DEFAULTS, type DivergenceSpec, type Job, type StageSpec } from './job-spec.ts';
+import { checkStageMetrics, checkStageOrder, checkStageTask, readEarlyStopping, readStageTask, TASK_STAGE_KEYS } from './validate-stage-task.ts';
+import { fraction, JobSpecError, nonNeg, nonNegInt, positive, positiveInt, probability, Reader } from './field-reader.ts';
 
-/** Thrown with every problem of a job spec, each prefixed by its field path. */
-export class JobSpecError extends Error {
-  constructor(
-    readonly source: string,
-    readonly problems: string[],
-  ) {
-    super(`${source}: invalid job\n  ${problems.join('\n  ')}`);
-  }
+export { JobSpecError, shown } from './field-reader.ts';
+
+/** When a run counts as diverged (DivergenceSpec). */
+function readDivergence(r: Reader, raw: unknown): DivergenceSpec {
+  const dv = r.obj(raw, 'divergence');
+  r.unknownKeys(dv, 'divergence', ['factor', 'patience', 'window', 'action']);
+  return {
+    factor: r.num(dv, 'factor', 'divergence', 4, (n) => (n > 1 ? null : 'must be > 1')),
+    patience: r.num(dv, 'patience', 'divergence', 3, positiveInt),
+    window: r.num(dv, 'window', 'divergence', 50, (n) => positiveInt(n) ?? (n < 10 ? 'must be ≥ 10' : null)),
+    action: r.oneOf(dv, 'action', 'divergence', 'fail', ['fail', 'rollback'] as const),
+  };
 }
 
-type Obj = Record<string, unknown>;
+const STAGE_KEYS = [...new Set(['seq_len', 'micro_batch', 'global_batch', ...Object.keys(STAGE_DEFAULTS), ...TASK_STAGE_KEYS])];
 
-/** A value as the user wrote it: YAML's .nan and .inf are NaN and Infinity, which JSON would print as null. */
-export function shown(v: unknown): string {
-  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? '.nan (NaN)' : v > 0 ? '.inf (Infinity)' : '-.inf (-Infinity)';
-  return JSON.stringify(v) ?? String(v);
-}
-
-/** Collects problems while reading fields, so one pass reports them all. */
-class Reader {
-  readonly problems: string[] = [];
-
-  obj(v: unknown, path: string): Obj {
-    if (v === undefined || v === null) return {};
-    if (typeof v !== 'object' || Array.isArray(v)) {
-      this.problems.push(`${path}: must be a mapping`);
-      return {};
-    }
-    return v as Obj;
-  }
-
-  unknownKeys(o: Obj, path: string, allowed: readonly string[]): void {
-    for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) this.problems.push(`${path ? `${path}.` : ''}${k}: unknown field (expected one of ${allowed.join(', ')})`);
-    }
-  }
-
-  str(o: Obj, key: string, path: string, def: string): string {
-    const v = o[key];
-    if (v === undefined || v === null) return def;
-    if (typeof v !== 'string') {
-      this.problems.push(`${path}.${key}: must be a string, got ${shown(v)}`);
-      return def;
-    }
-    return v;
-  }
-
-  strList(o: Obj, key: string, path: string): string[] {
-    const v = o[key];
-    if (v === undefined || v === null) return [];
-    const list = typeof v === 'string' ? [v] : v;
-    if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) {
-      this.problems.push(`${path}.${key}: must be a file path or a list of them`);
-      return [];
-    }
-    return list as string[];
-  }
-
-  num(o: Obj, key: string, path: string, def: number, check: (n: number) => string | null): number {
-    const v = o[key];
-    if (v === undefined || v === null) return def;
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      this.problems.push(`${path}.${key}: must be a finite number, got ${shown(v)}`);
-      return def;
-    }
-    const why = check(v);
-    if (why) this.problems.push(`${path}.${key}: ${why}, got ${v}`);
-    return v;
-  }
-
-  bool(o: Obj, key: string, path: string, def: boolean): boolean {
-    const v = o[key];
-    if (v === undefined || v === null) return def;
-    if (typeof v !== 'boolean') {
-      this.problems.push(`${path}.${key}: must be true or false, got ${shown(v)}`);
-      return def;
-    }
-    return v;
-  }
-
-  oneOf<T extends string>(o: Obj, key: string, path: string, def: T, options: readonly T[]): T {
-    const v = this.str(o, key, path, def);
-    if (!options.includes(v as T)) {
-      this.problems.push(`${path}.${key}: must be one of ${options.join(', ')}, got ${shown(v)}`);
-      return def;
-    }
-    return v as T;
-  }
-}
-
-const positiveInt = (n: number) => (Number.isInteger(n) && n > 0 ? null : 'must be a positive integer');
-const nonNegInt = (n: number) => (Number.isInteger(n) && n >= 0 ? null : 'must be an integer ≥ 0');
-const nonNeg = (n: number) => (n >= 0 ? null : 'must be ≥ 0');
-const positive = (n: number) => (n > 0 ? null : 'must be > 0');
-const fraction = (n: number) => (n >= 0 && n < 1 ? null : 'must be in [0, 1)');
-const probability = (n: number) => (n > 0 && n < 1 ? null : 'must be in (0, 1)');
-
-const STAGE_KEYS = ['seq_len', 'micro_batch', 'global_batch', ...Object.keys(STAGE_DEFAULTS)];
-
-function readStage(r: Reader, raw: unknown, path: string): StageSpec {
+function readStage(r: Reader, raw: unknown, path: string, at: (p: string) => string): StageSpec {
   const o = r.obj(raw, path);
   r.unknownKeys(o, path, STAGE_KEYS);
   const d = STAGE_DEFAULTS;
@@ -134,12 +47,14 @@ function readStage(r: Reader, raw: unknown, path: string): StageSpec {
     max_eval_samples: r.num(o, 'max_eval_samples', path, d.max_eval_samples, nonNegInt),
     checkpoint_interval: r.num(o, 'checkpoint_interval', path, d.checkpoint_interval, nonNegInt),
     log_interval: r.num(o, 'log_interval', path, d.log_interval, positiveInt),
+    ...readStageTask(r, o, path, at),
   };
   for (const k of ['seq_len', 'micro_batch', 'global_batch']) if (o[k] === undefined) r.problems.push(`${path}.${k}: required`);
   if ((s.epochs > 0) === (s.max_steps > 0)) r.problems.push(`${path}: give exactly one of epochs and max_steps`);
   if (s.global_batch > 0 && s.global_batch % s.micro_batch !== 0) {
     r.problems.push(`${path}.global_batch: ${s.global_batch} is not a multiple of micro_batch ${s.micro_batch}`);
   }
+  checkStageTask(r, s, path);
   return s;
 }
 
@@ -162,8 +77,6 @@ export function validateJob(raw: unknown, source = 'job', baseDir = process.cwd(
     max_bad_fraction: r.num(c, 'max_bad_fraction', 'corpus', 0.01, fraction),
     cache_dir: at(r.str(c, 'cache_dir', 'corpus', '.cache/tokens')),
   };
-  if (corpus.train.length === 0) r.problems.push('corpus.train: required (one or more files)');
-  if (corpus.valid.length === 0 && corpus.valid_ratio === 0) r.problems.push('corpus: give valid files or a valid_ratio > 0');
 
   const m = r.obj(o.model, 'model');
   r.unknownKeys(m, 'model', ['init_from', 'config_file', 'config']);
@@ -188,26 +101,16 @@ export function validateJob(raw: unknown, source = 'job', baseDir = process.cwd(
 
   const rawStages = o.stages;
   if (!Array.isArray(rawStages) || rawStages.length === 0) r.problems.push('stages: required (a list of one or more stages)');
-  const stages = Array.isArray(rawStages) ? rawStages.map((s, i) => readStage(r, s, `stages[${i}]`)) : [];
+  const stages = Array.isArray(rawStages) ? rawStages.map((s, i) => readStage(r, s, `stages[${i}]`, at)) : [];
 
-  const e = r.obj(o.early_stopping, 'early_stopping');
-  r.unknownKeys(e, 'early_stopping', ['metric', 'patience', 'target']);
-  const metric = r.oneOf(e, 'metric', 'early_stopping', 'loss', Object.keys(HIGHER_IS_BETTER) as MetricName[]);
-  const targetRaw = e.target;
-  const early_stopping = {
-    metric,
-    patience: r.num(e, 'patience', 'early_stopping', 0, nonNegInt),
-    target: targetRaw === undefined || targetRaw === null ? null : r.num(e, 'target', 'early_stopping', 0, () => null),
-  };
-
-  const dv = r.obj(o.divergence, 'divergence');
-  r.unknownKeys(dv, 'divergence', ['factor', 'patience', 'window', 'action']);
-  const divergence = {
-    factor: r.num(dv, 'factor', 'divergence', 4, (n) => (n > 1 ? null : 'must be > 1')),
-    patience: r.num(dv, 'patience', 'divergence', 3, positiveInt),
-    window: r.num(dv, 'window', 'divergence', 50, (n) => positiveInt(n) ?? (n < 10 ? 'must be ≥ 10' : null)),
-    action: r.oneOf(dv, 'action', 'divergence', 'fail', ['fail', 'rollback'] as const),
-  };
+  const early_stopping = readEarlyStopping(r, o.early_stopping, 'early_stopping');
+  checkStageMetrics(r, stages, early_stopping);
+  checkStageOrder(r, stages);
+  // The MLM corpus is needed by MLM stages and to build a vocabulary; a classification-only job reads its labels.
+  if (stages.some((s) => s.task === 'mlm') || tokenizer.build_vocab_size || corpus.train.length) {
+    if (corpus.train.length === 0) r.problems.push('corpus.train: required (one or more files)');
+    else if (corpus.valid.length === 0 && corpus.valid_ratio === 0) r.problems.push('corpus: give valid files or a valid_ratio > 0');
+  }
 
   const name = r.str(o, 'name', 'job', '');
   if (!name) r.problems.push('name: required (the run folder is <output_dir>/<name>)');
@@ -224,7 +127,7 @@ export function validateJob(raw: unknown, source = 'job', baseDir = process.cwd(
     stages,
     early_stopping,
     keep_last: r.num(o, 'keep_last', 'job', 2, nonNegInt),
-    divergence,
+    divergence: readDivergence(r, o.divergence),
   };
   if (r.problems.length) throw new JobSpecError(source, r.problems);
   return job;

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { removeStaleTemporaries, temporaryName } from '../common/atomic-write.ts';
 import type { Engine, OptimizerState } from '../engine/engine.ts';
 import { parseTorchFile, saveTorchFile, stateDictOf, type FileDigest } from '../model/formats/torch-file.ts';
-import { withTiedDecoder } from '../model/parameters.ts';
+import { withTiedCopies } from '../model/model-head.ts';
 import type { StateDict } from '../model/state-dict.ts';
 import type { MetricName } from '../spec/job-spec.ts';
 import { readVerifiedCheckpoint, updateManifest, type ManifestEntry } from './checkpoint-manifest.ts';
@@ -51,7 +51,8 @@ export function loadVerifiedStateDict(path: string): StateDict {
 
 /**
  * The run's checkpoints: last.pth (everything needed to resume), best.pth
- * (the best model's state dict only, loadable by BertForMaskedLM), and the
+ * (the best model's state dict only, loadable by BertForMaskedLM, or by
+ * BertForSequenceClassification once a classification stage has run), and the
  * last `keepLast` periodic step-N.pth. Every file is written under a
  * temporary name, fsync'd and renamed (see writeFileAtomic), so a crash at
  * any point leaves the previous good file in place; its size and SHA-256 go
@@ -81,7 +82,7 @@ export class Checkpointer {
     const opt = engine.optimizerState();
     const obj = new Map<string, unknown>([
       ['format', 'gradpool-last-v1'],
-      ['model', withTiedDecoder(engine.stateDict())],
+      ['model', withTiedCopies(engine.stateDict(), engine.head)],
       [
         'optimizer',
         new Map<string, unknown>([
@@ -111,7 +112,7 @@ export class Checkpointer {
   }
 
   saveBest(engine: Engine, at: { step: number; stage: number }): void {
-    const d = saveTorchFile(this.bestPath, withTiedDecoder(engine.stateDict()) as never);
+    const d = saveTorchFile(this.bestPath, withTiedCopies(engine.stateDict(), engine.head) as never);
     updateManifest(this.dir, { 'best.pth': { ...d, ...at, written: new Date().toISOString() } });
   }
 

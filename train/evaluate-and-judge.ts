@@ -1,36 +1,29 @@
-import { BlockDataset } from '../data/blocks.ts';
-import { HIGHER_IS_BETTER } from '../spec/job-spec.ts';
+import { higherIsBetter } from '../spec/classification-spec.ts';
 import type { TrainerState } from './checkpointer.ts';
 import { evaluationDiverged } from './divergence-guard.ts';
-import { evaluate } from './evaluator.ts';
 import { explainOom } from './failures.ts';
-import type { MlmMetrics } from './metrics/mlm-metrics.ts';
+import { confusionMarkdown, describeEval, evalScalars, metricValue, type EvalMetrics } from './metrics/eval-metrics.ts';
 import type { RunContext } from './run-context.ts';
 import type { StageContext } from './stage-context.ts';
 
 /** Rank 0's validation pass, written to TensorBoard and the log; null on the other ranks. */
-export async function evaluateOnRank0(run: RunContext, s: StageContext, state: TrainerState): Promise<MlmMetrics | null> {
+export async function evaluateOnRank0(run: RunContext, s: StageContext, state: TrainerState): Promise<EvalMetrics | null> {
   if (!run.rank0) return null;
-  const { plan, stage } = s;
+  const { plan } = s;
   const t0 = performance.now();
-  let m: MlmMetrics;
+  let m: EvalMetrics;
   try {
-    m = await evaluate(run.engine, new BlockDataset(run.valid, plan.seqLen, run.spec.special), run.maskingFor(stage), {
-      seed: run.job.seed,
-      microBatch: plan.microBatch,
-      maxSamples: stage.max_eval_samples,
-    });
+    m = await s.task.evaluate(run.engine);
   } catch (e) {
     const where = `stage ${plan.stage} evaluation at step ${state.step}: out of memory in a batch of ${plan.microBatch} × ${plan.seqLen} tokens`;
     throw explainOom(e as Error, where, plan, run.ckpt?.lastPath ?? null);
   }
-  run.tb!.scalars(state.globalStep, Object.fromEntries(Object.entries(m).map(([k, v]) => [`eval/${k}`, v])));
+  run.tb!.scalars(state.globalStep, evalScalars(m));
+  if (m.task === 'classification') run.tb!.text(state.globalStep, 'eval/confusion_matrix', confusionMarkdown(m));
   run.log.event(
     'eval',
     { stage: plan.stage, step: state.step, globalStep: state.globalStep, seconds: (performance.now() - t0) / 1000, ...m },
-    `eval stage ${plan.stage} step ${state.step}: loss ${m.loss.toFixed(4)} ppl ${m.perplexity.toFixed(2)} ` +
-      `acc ${(m.masked_accuracy * 100).toFixed(2)}% top10 ${(m.top10_accuracy * 100).toFixed(2)}% ` +
-      `all-tokens ${(m.all_tokens_accuracy * 100).toFixed(2)}% F1 ${m.f1.toFixed(4)}`,
+    `eval stage ${plan.stage} step ${state.step}: ${describeEval(m)}`,
   );
   return m;
 }
@@ -43,10 +36,11 @@ export interface Verdict {
 
 /**
  * Rank 0 judges the evaluation (divergence first, then best.pth and early
- * stopping); every rank learns the verdict through a broadcast.
+ * stopping by the stage's own early stopping, else the job's); every rank
+ * learns the verdict through a broadcast.
  */
-export async function judgeEvaluation(run: RunContext, m: MlmMetrics | null, stageIndex: number, state: TrainerState): Promise<Verdict> {
-  const v: Verdict = m ? judgeOnRank0(run, m, stageIndex, state) : { stop: null, diverged: null };
+export async function judgeEvaluation(run: RunContext, s: StageContext, m: EvalMetrics | null, state: TrainerState): Promise<Verdict> {
+  const v: Verdict = m ? judgeOnRank0(run, s, m, state) : { stop: null, diverged: null };
   if (run.sync.worldSize > 1) {
     const flag = new Float32Array([v.diverged ? 2 : v.stop ? 1 : 0]);
     await run.sync.broadcast(flag, 0);
@@ -56,13 +50,14 @@ export async function judgeEvaluation(run: RunContext, m: MlmMetrics | null, sta
   return v;
 }
 
-function judgeOnRank0(run: RunContext, m: MlmMetrics, stageIndex: number, state: TrainerState): Verdict {
+function judgeOnRank0(run: RunContext, s: StageContext, m: EvalMetrics, state: TrainerState): Verdict {
+  const stageIndex = s.plan.stage;
   const diverged = evaluationDiverged(m.loss, state.lowestEvalLoss, run.job.divergence.factor);
   if (diverged) return { stop: null, diverged };
   state.lowestEvalLoss = Math.min(state.lowestEvalLoss ?? Infinity, m.loss);
-  const es = run.job.early_stopping;
-  const v = m[es.metric];
-  const higher = HIGHER_IS_BETTER[es.metric];
+  const es = s.stage.early_stopping ?? run.job.early_stopping;
+  const v = metricValue(m, es.metric);
+  const higher = higherIsBetter(es.metric);
   if (state.best === null || (higher ? v > state.best.value : v < state.best.value)) {
     state.best = { metric: es.metric, value: v, stage: stageIndex, step: state.step };
     state.badEvals = 0;
@@ -77,7 +72,7 @@ function judgeOnRank0(run: RunContext, m: MlmMetrics, stageIndex: number, state:
 }
 
 /** An evaluation and its verdict: the metrics (rank 0), and whether to stop or the run diverged. */
-export async function evaluateAndJudge(run: RunContext, s: StageContext, state: TrainerState): Promise<{ metrics: MlmMetrics | null } & Verdict> {
+export async function evaluateAndJudge(run: RunContext, s: StageContext, state: TrainerState): Promise<{ metrics: EvalMetrics | null } & Verdict> {
   const metrics = await evaluateOnRank0(run, s, state);
-  return { metrics, ...(await judgeEvaluation(run, metrics, s.plan.stage, state)) };
+  return { metrics, ...(await judgeEvaluation(run, s, metrics, state)) };
 }

@@ -2,14 +2,16 @@ import { existsSync } from 'node:fs';
 import { checkWritableFolder } from '../common/atomic-write.ts';
 import { dirname, join } from 'node:path';
 import { BlockDataset } from '../data/blocks.ts';
-import { tokenizeCorpus } from '../data/tokenize-corpus.ts';
+import { tokenizeCorpus, type CorpusData } from '../data/tokenize-corpus.ts';
+import type { Tokenizer } from '../data/tokenizer/tokenizer.ts';
 import type { Job } from '../spec/job-spec.ts';
 import { planStage } from '../spec/plan-stages.ts';
 import { loadTokenizer } from '../data/tokenizer/load-tokenizer.ts';
 import { isDirectory } from '../data/tokenizer/tokenizer.ts';
 import { buildWordPieceVocab } from '../data/tokenizer/train-wordpiece.ts';
 import { readBertConfig, resolveBertConfig, type BertConfig } from '../model/bert-config.ts';
-import type { RunSpec } from './run-spec.ts';
+import { prepareClassification } from './prepare-classification.ts';
+import type { ClassificationData, RunSpec } from './run-spec.ts';
 
 /**
  * The coordinator's half of a run, job spec → RunSpec: resolve the model
@@ -59,6 +61,28 @@ export async function prepareRun(job: Job, worldSize: number, log: (l: string) =
     }
   });
 
+  const data = job.corpus.train.length ? await tokenizeMlmCorpus(job, tokenizer, log) : null;
+  const classification = await prepareClassification(job, tokenizer, log);
+  const plans = job.stages.map((s, i) => {
+    const samples = s.task === 'classification' ? countExamples(classification[i]!) : new BlockDataset(data!.train, s.seq_len, tokenizer.special).length;
+    return planStage(s, i, worldSize, samples);
+  });
+  return {
+    job,
+    runDir,
+    modelConfig,
+    initFrom: job.model.init_from || null,
+    tokenizerDir,
+    special: tokenizer.special,
+    trainCache: data?.train.path ?? '',
+    validCache: data?.valid.path ?? '',
+    cacheKey: data?.key ?? '',
+    plans,
+    classification,
+  };
+}
+
+async function tokenizeMlmCorpus(job: Job, tokenizer: Tokenizer, log: (l: string) => void): Promise<CorpusData> {
   const data = await tokenizeCorpus({
     files: job.corpus.train,
     validFiles: job.corpus.valid,
@@ -71,17 +95,7 @@ export async function prepareRun(job: Job, worldSize: number, log: (l: string) =
     log,
   });
   if (data.valid.numTokens === 0) throw new Error('corpus: the validation split is empty (more valid files or a larger valid_ratio)');
-  const plans = job.stages.map((s, i) => planStage(s, i, worldSize, new BlockDataset(data.train, s.seq_len, tokenizer.special).length));
-  return {
-    job,
-    runDir,
-    modelConfig,
-    initFrom: job.model.init_from || null,
-    tokenizerDir,
-    special: tokenizer.special,
-    trainCache: data.train.path,
-    validCache: data.valid.path,
-    cacheKey: data.key,
-    plans,
-  };
+  return data;
 }
+
+const countExamples = (d: ClassificationData) => d.trainPerLabel.reduce((a, b) => a + b, 0);

@@ -24,9 +24,9 @@ export interface RunContext {
   log: RunLogger;
   ckpt: Checkpointer | null;
   tb: TensorBoardWriter | null;
-  train: TokenCache;
-  valid: TokenCache;
-  /** The engine's flat gradient buffer (all-reduced in place each step). */
+  /** The MLM corpus' token caches, opened on first use (a classification-only run has none). */
+  mlmCorpus(): { train: TokenCache; valid: TokenCache };
+  /** The engine's flat gradient buffer (all-reduced in place each step); a new model brings a new one. */
   grads: Float32Array;
   /** The newest checkpoint (known to every rank; rank 0 wrote it), null before the first. */
   lastCheckpoint: CheckpointMark | null;
@@ -36,6 +36,7 @@ export interface RunContext {
 export function openRunContext(spec: RunSpec, o: { engine: Engine; sync: GradientSync; logger?: RunLogger }): RunContext {
   const rank0 = o.sync.rank === 0;
   const paths = runPaths(spec.runDir);
+  let corpus: { train: TokenCache; valid: TokenCache } | undefined;
   const specials = new Set([spec.special.pad, spec.special.cls, spec.special.sep, spec.special.mask, spec.special.unk]);
   return {
     spec,
@@ -47,8 +48,7 @@ export function openRunContext(spec: RunSpec, o: { engine: Engine; sync: Gradien
     log: o.logger ?? new RunLogger(rank0 ? paths.logs : null),
     ckpt: rank0 ? new Checkpointer(paths.checkpoints, spec.job.keep_last) : null,
     tb: rank0 ? new TensorBoardWriter(paths.tensorboard) : null,
-    train: TokenCache.open(spec.trainCache, spec.cacheKey),
-    valid: TokenCache.open(spec.validCache, spec.cacheKey),
+    mlmCorpus: () => (corpus ??= { train: TokenCache.open(spec.trainCache, spec.cacheKey), valid: TokenCache.open(spec.validCache, spec.cacheKey) }),
     grads: o.engine.gradients(),
     lastCheckpoint: null,
     maskingFor: (s) => ({

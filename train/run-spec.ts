@@ -17,11 +17,27 @@ export interface RunSpec {
   /** Folder holding vocab.txt / tokenizer.json, copied into the exported hf/ folder. */
   tokenizerDir: string;
   special: SpecialIds;
+  /** The MLM corpus' token caches; "" when every stage is a classification stage. */
   trainCache: string;
   validCache: string;
   cacheKey: string;
   /** One plan per stage, for this run's world size. */
   plans: StagePlan[];
+  /** Per stage: a classification stage's labelled data; null for MLM stages. */
+  classification: Array<ClassificationData | null>;
+}
+
+/** What a classification stage trains on, resolved by prepareRun. */
+export interface ClassificationData {
+  /** Label names in id order (config.json's id2label). */
+  labels: string[];
+  trainCache: string;
+  validCache: string;
+  cacheKey: string;
+  trainPerLabel: number[];
+  validPerLabel: number[];
+  /** One weight per label (balanced ones computed from the training split); null = all 1. */
+  classWeights: number[] | null;
 }
 
 /** Where things go inside runs/<name>/. */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { readJsonNamed } from '../common/read-file.ts';
 import { writeFileAtomic } from '../common/atomic-write.ts';
@@ -17,6 +17,18 @@ export function writeSavedParams(spec: RunSpec, engine: EngineInfo, extra: Recor
     ...extra,
   };
   writeFileAtomic(runPaths(spec.runDir).savedParams, Buffer.from(JSON.stringify(body, null, 2)));
+}
+
+/**
+ * The run's outcome added to saved_params.json at its end (or pause): the
+ * last evaluation's metrics (a classifier's with per-label figures and the
+ * confusion matrix), the best metric, why it stopped.
+ */
+export function recordRunOutcome(spec: RunSpec, engine: EngineInfo, outcome: Record<string, unknown>): void {
+  const path = runPaths(spec.runDir).savedParams;
+  if (!existsSync(path)) return writeSavedParams(spec, engine, outcome);
+  const body = { ...readJsonNamed<Record<string, unknown>>(path, 'run parameters'), ...outcome, updated: new Date().toISOString() };
+  writeFileAtomic(path, Buffer.from(JSON.stringify(body, null, 2)));
 }
 
 /**
@@ -45,6 +57,7 @@ export function relocateRun(spec: RunSpec, runDir: string, log: (line: string) =
     initFrom: spec.initFrom === null ? null : moved(spec.initFrom),
     trainCache: moved(spec.trainCache),
     validCache: moved(spec.validCache),
+    classification: (spec.classification ?? []).map((c) => c && { ...c, trainCache: moved(c.trainCache), validCache: moved(c.validCache) }),
   };
 }
 

@@ -2,16 +2,19 @@ import { Rng } from '../common/rng.ts';
 import type { Engine } from '../engine/engine.ts';
 import { formatPlan } from '../spec/plan-stages.ts';
 import { saveHfModel } from '../model/hf-folder.ts';
-import { Checkpointer, type ResumePoint, type TrainerState } from './checkpointer.ts';
+import { classifierConfigFields, headOfStateDict, type ModelHead } from '../model/model-head.ts';
+import { Checkpointer, type LoadedCheckpoint, type ResumePoint, type TrainerState } from './checkpointer.ts';
 import { DivergenceGuard } from './divergence-guard.ts';
 import { divergedError } from './failures.ts';
 import { evaluateAndJudge, evaluateOnRank0 } from './evaluate-and-judge.ts';
 import type { GradientSync } from './gradient-sync.ts';
-import type { MlmMetrics } from './metrics/mlm-metrics.ts';
+import type { EvalMetrics } from './metrics/eval-metrics.ts';
 import { openRunContext, type RunContext } from './run-context.ts';
 import type { RunLogger } from './run-logger.ts';
 import type { RunSpec } from './run-spec.ts';
 import { mixSeed } from './sample-order.ts';
+import { recordRunOutcome } from './saved-params.ts';
+import { enterStageModel, stageHead } from './stage-model.ts';
 import { openStageContext, type StageContext } from './stage-context.ts';
 import { EtaClock, trainStep, type StepReport } from './train-step.ts';
 
@@ -37,8 +40,8 @@ export interface TrainOptions {
 export interface TrainResult {
   state: TrainerState;
   /** Per stage, the evaluation before its first step (stage 0 only when not resumed) and after its last. */
-  firstEval: MlmMetrics | null;
-  lastEval: MlmMetrics | null;
+  firstEval: EvalMetrics | null;
+  lastEval: EvalMetrics | null;
   losses: number[];
   stepSeconds: number[];
   bestPath: string | null;
@@ -52,8 +55,10 @@ type StageEnd = { kind: 'paused'; reason: string } | { kind: 'stopped'; reason: 
  * The training loop every rank runs (nanoGPT-shaped, torchtitan's
  * train()/train_step() split): for each stage, trainStep() until the plan's
  * max steps, with evaluations (evaluateAndJudge) and checkpoints at their
- * intervals; between stages the weights carry over and the optimizer starts
- * fresh. Rank 0 alone evaluates, logs and writes.
+ * intervals; between stages the weights carry over (a classification stage
+ * puts its head on the encoder: stage-model.ts) and the optimizer starts
+ * fresh. An early stop ends the stages of its task: a later stage of another
+ * task still runs. Rank 0 alone evaluates, logs and writes.
  */
 export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainResult> {
   const run = openRunContext(spec, o);
@@ -73,8 +78,10 @@ export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainRes
         run.log.event('pause', { reason: state.stopReason, stage: state.stage, step: state.step }, `run paused (${state.stopReason}); resume with --resume`);
         break;
       }
-      if (end.kind === 'completed' && state.stage + 1 < spec.plans.length) {
-        state.stage++;
+      const next = end.kind === 'completed' ? state.stage + 1 : nextTaskStage(spec, state.stage);
+      if (next < spec.plans.length) {
+        if (end.kind === 'stopped') run.log.say(`stage ${state.stage}: ${end.reason}; on to stage ${next} (${spec.job.stages[next]!.task})`);
+        state.stage = next;
         state.step = 0;
         state.microCursor = 0;
         checkpoint(run, state, result);
@@ -91,10 +98,27 @@ export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainRes
     throw e;
   }
   if (run.rank0 && state.best) result.bestPath = run.ckpt!.bestPath;
-  if (run.rank0 && state.finished && state.best) saveHfModel(run.paths.hf, spec.modelConfig, run.ckpt!.loadBest(), spec.tokenizerDir);
+  if (run.rank0 && state.finished && state.best) exportBest(run, state);
+  if (run.rank0) recordRunOutcome(spec, run.engine.info, { final_metrics: result.lastEval, best: state.best, stop_reason: state.stopReason, finished: state.finished });
   run.tb?.close();
   run.log.event('done', { seconds: (performance.now() - started) / 1000, steps: budget.steps });
   return result;
+}
+
+/** The first stage after `stage` whose task differs (where an early stop goes on), or past the end. */
+function nextTaskStage(spec: RunSpec, stage: number): number {
+  const task = spec.job.stages[stage]!.task;
+  const i = spec.job.stages.findIndex((s, k) => k > stage && s.task !== task);
+  return i < 0 ? spec.plans.length : i;
+}
+
+/** hf/: the best model as a Hugging Face folder (a classifier's config with id2label/label2id). */
+function exportBest(run: RunContext, state: TrainerState): void {
+  const best = run.ckpt!.loadBest();
+  const stage = run.job.stages[state.best!.stage]!;
+  const labels = run.spec.classification[state.best!.stage]?.labels;
+  const extra = headOfStateDict(best).kind === 'classification' && labels ? classifierConfigFields(labels, stage.classifier_dropout) : {};
+  saveHfModel(run.paths.hf, run.spec.modelConfig, best, run.spec.tokenizerDir, extra);
 }
 
 /** A new run: rank 0's initial weights on every rank (identical replicas). */
@@ -127,8 +151,9 @@ function loadResumePoint(run: RunContext, reason: string): ResumePoint {
   const p = (run.ckpt ?? new Checkpointer(run.paths.checkpoints, run.job.keep_last)).loadResumable();
   for (const r of p.refused) run.log.say(`checkpoint refused: ${r.reason}`);
   if (p.refused.length) run.log.say(`resuming from ${p.path} instead (the newest checkpoint that verifies)`);
-  run.engine.loadStateDict(p.checkpoint.model, p.path);
+  run.engine.setModel(resumedHead(run.spec, p.checkpoint), p.checkpoint.model, p.path);
   run.engine.loadOptimizerState(p.checkpoint.optimizer);
+  run.grads = run.engine.gradients();
   const c = p.checkpoint.state;
   run.lastCheckpoint = { path: p.path, globalStep: c.globalStep };
   run.log.event(
@@ -142,6 +167,14 @@ function loadResumePoint(run: RunContext, reason: string): ResumePoint {
 
 function resumedState(run: RunContext, reason: string): TrainerState {
   return loadResumePoint(run, reason).checkpoint.state;
+}
+
+/** The checkpoint's model: its stage's, or (saved between two stages) the previous stage's, which beginStage then hands over. */
+function resumedHead(spec: RunSpec, c: LoadedCheckpoint): ModelHead {
+  const saved = headOfStateDict(c.model);
+  const stage = stageHead(spec, c.state.stage);
+  const same = saved.kind === stage.kind && (saved.kind === 'mlm' || (stage.kind === 'classification' && saved.numLabels === stage.numLabels));
+  return same ? stage : saved;
 }
 
 /**
@@ -161,7 +194,7 @@ async function trainStage(
   const { plan, stage } = s;
   if (state.step === 0 && state.microCursor === 0) await beginStage(run, s, state, result);
   const clock = new EtaClock();
-  const guard = new DivergenceGuard(run.job.divergence, Math.log(run.spec.modelConfig.vocab_size));
+  const guard = new DivergenceGuard(run.job.divergence, Math.log(s.task.numClasses));
   let checkpointDue = false;
   while (state.step < plan.maxSteps) {
     const { report, stopRequested, invalid } = await trainStep(run, s, state, o.shouldStop?.() ?? false, clock);
@@ -234,13 +267,24 @@ function onDivergence(run: RunContext, s: StageContext, state: TrainerState, rea
   clock.reset();
 }
 
-/** A stage starts from the previous stage's weights with a fresh optimizer (like a new Trainer run), its plan shown and a first evaluation. */
+/**
+ * A stage starts from the previous stage's weights (a classification stage
+ * with its head put on: a new model's best and evaluation history start
+ * afresh) with a fresh optimizer (like a new Trainer run), its plan shown and
+ * a first evaluation.
+ */
 async function beginStage(run: RunContext, s: StageContext, state: TrainerState, result: TrainResult): Promise<void> {
   const { engine } = run;
+  if (await enterStageModel(run.spec, s.plan.stage, engine, run.sync)) {
+    state.best = null;
+    state.badEvals = 0;
+    state.lowestEvalLoss = undefined;
+  }
+  run.grads = engine.gradients();
   engine.loadOptimizerState({ step: 0, expAvg: new Float32Array(engine.numParams), expAvgSq: new Float32Array(engine.numParams) });
   const e = engine.info;
   if (run.rank0) run.log.say(formatPlan(s.plan, `${e.engine}/${e.backend} (${e.device}, ${e.dtype}, ${e.threads} thread${e.threads === 1 ? '' : 's'})`));
-  run.log.event('plan', { ...s.plan, engine: e });
+  run.log.event('plan', { ...s.plan, task: s.stage.task, engine: e });
   const m = await evaluateOnRank0(run, s, state);
   if (m && Number.isFinite(m.loss)) state.lowestEvalLoss = Math.min(state.lowestEvalLoss ?? Infinity, m.loss);
   if (s.plan.stage === 0 && m) result.firstEval = m;

@@ -1,7 +1,7 @@
 import { learningRateAt } from '../spec/lr-schedule.ts';
 import type { TrainerState } from './checkpointer.ts';
 import { explainStepFailure } from './failures.ts';
-import type { MlmMetrics } from './metrics/mlm-metrics.ts';
+import type { EvalMetrics } from './metrics/eval-metrics.ts';
 import type { RunContext } from './run-context.ts';
 import type { StageContext } from './stage-context.ts';
 
@@ -18,7 +18,7 @@ export interface StepReport {
   seconds: number;
   tokensPerSec: number;
   etaSec: number;
-  eval?: MlmMetrics;
+  eval?: EvalMetrics;
 }
 
 /** Average step time since the stage started or since the last evaluation (which would skew it). */
@@ -38,9 +38,10 @@ export class EtaClock {
 /**
  * One optimizer step on every rank: `accumulation` micro-batches of
  * forward/backward with no communication, each backpropagating the *sum* of
- * its masked-token losses; one all-reduce of [loss sum, masked tokens,
- * tokens, stop requested] and one of the flat gradient; then the identical
- * AdamW step with gradScale = 1 / (masked tokens of the global batch), so
+ * its losses (masked tokens, or labelled sequences weighted by class); one
+ * all-reduce of [loss sum, count, tokens, stop requested] and one of the flat
+ * gradient; then the identical AdamW step with gradScale = 1 / (the global
+ * batch's count: masked tokens, or the sum of its labels' class weights), so
  * the update is the same for 1 rank or N. Advances `state`; a step whose
  * loss or gradient is not finite is not applied, not counted, and reported
  * as `invalid` (the engines skip such an update).
@@ -56,21 +57,20 @@ export async function trainStep(
   const { plan, stage } = s;
   const t0 = performance.now();
   engine.zeroGrad();
-  // [loss sum, masked tokens, real tokens, stop requested]: one small all-reduce per step.
+  // [loss sum, count (masked tokens / class-weight sum), real tokens, stop requested]: one small all-reduce per step.
   const stats = new Float32Array(4);
   for (let a = 0; a < plan.accumulation; a++) {
     const { epoch, samples } = s.order.microBatch(state.microCursor);
-    const batch = s.builder.build(samples, plan.stage, epoch);
     let r;
     try {
-      r = await engine.forwardBackward(batch, true);
+      r = await s.task.microStep(engine, samples, epoch);
     } catch (e) {
       throw explainStepFailure(e as Error, plan, state, run.ckpt?.lastPath ?? null);
     }
     state.microCursor++;
     stats[0] += r.lossSum;
-    stats[1] += r.maskedTokens;
-    for (let i = 0; i < batch.attentionMask.length; i++) stats[2] += batch.attentionMask[i]!;
+    stats[1] += r.count;
+    stats[2] += r.tokens;
   }
   stats[3] = stopRequested ? 1 : 0;
   await sync.allReduceSum(stats);

@@ -33,7 +33,7 @@ export function additiveMask(attentionMask: Int32Array, batchSize: number, seqLe
   return tf.tensor4d(m, [batchSize, 1, 1, seqLen]);
 }
 
-function dense(w: BertWeights, prefix: string, x: tf.Tensor2D): tf.Tensor2D {
+export function dense(w: BertWeights, prefix: string, x: tf.Tensor2D): tf.Tensor2D {
   return linear(
     x,
     w.get(`${prefix}.weight`) as tf.Tensor2D,
@@ -46,7 +46,7 @@ function norm(w: BertWeights, prefix: string, x: tf.Tensor2D, eps: number): tf.T
   return layerNorm(x, w.get(`${prefix}.weight`) as tf.Tensor1D, w.get(`${prefix}.bias`) as tf.Tensor1D, eps);
 }
 
-function dropout<T extends tf.Tensor>(x: T, rate: number, seed: DropoutSeed | null): T {
+export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: DropoutSeed | null): T {
   return seed && rate > 0 ? (tf.dropout(x, rate, undefined, seed()) as T) : x;
 }
 

@@ -104,12 +104,13 @@ export function gelu<T extends tf.Tensor>(x: T): T {
 export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
   const rows = table.shape[0];
   const op = custom(([tIn], save) => {
-    save([]);
+    // Saved (kept) for the gradient: ids made inside variableGrads' function are disposed before it runs.
+    save([ids]);
     return {
       value: tf.gather(tIn, ids),
-      gradFunc: (dy) => {
+      gradFunc: (dy, saved) => {
         const g = dy as tf.Tensor2D;
-        return [tf.scatterND(tf.reshape(ids, [-1, 1]), g, [rows, g.shape[1]])];
+        return [tf.scatterND(tf.reshape(saved[0]!, [-1, 1]), g, [rows, g.shape[1]])];
       },
     };
   });
@@ -125,13 +126,45 @@ export function crossEntropySum(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Sc
     const sum = tf.sum(e, 1, true);
     const probs = tf.div(e, sum);
     const picked = tf.gatherND(lIn, tf.stack([tf.range(0, k, 1, 'int32'), labels], 1));
-    save([probs]);
+    save([probs, labels]);
     return {
       value: tf.sum(tf.sub(tf.reshape(tf.add(tf.log(sum), max), [k]), picked)),
       gradFunc: (dy, saved) => {
-        const [p] = saved as [tf.Tensor2D];
+        const [p, ys] = saved as [tf.Tensor2D, tf.Tensor1D];
         // int32 oneHot then cast: wasm's OneHot writes int bits into a float32 output.
-        return [tf.mul(tf.sub(p, tf.cast(tf.oneHot(labels, v), 'float32')), dy as tf.Scalar)];
+        return [tf.mul(tf.sub(p, tf.cast(tf.oneHot(ys, v), 'float32')), dy as tf.Scalar)];
+      },
+    };
+  });
+  return op(logits) as tf.Scalar;
+}
+
+/**
+ * torch's cross_entropy(weight=w, label_smoothing=ε, reduction="sum") over
+ * logits [B,C] (w all 1 when null): Σᵢ (1−ε)·w[yᵢ]·(−log pᵢ[yᵢ]) + (ε/C)·Σ_c w[c]·(−log pᵢ[c]).
+ * Gradient: (1−ε)·w[yᵢ]·(pᵢ − onehot(yᵢ)) + (ε/C)·(Σw·pᵢ − w).
+ */
+export function classCrossEntropySum(logits: tf.Tensor2D, labels: tf.Tensor1D, weights: tf.Tensor1D | null, smoothing: number): tf.Scalar {
+  const [b, c] = logits.shape;
+  const w = weights ?? tf.ones([c]);
+  const wy = tf.gather(w, labels);
+  const op = custom(([lIn], save) => {
+    const max = tf.max(lIn, 1, true);
+    const shifted = tf.sub(lIn, max);
+    const sum = tf.sum(tf.exp(shifted), 1, true);
+    const logp = tf.sub(shifted, tf.log(sum));
+    const picked = tf.gatherND(logp, tf.stack([tf.range(0, b, 1, 'int32'), labels], 1));
+    const nll = tf.neg(tf.sum(tf.mul(wy, picked)));
+    const smooth = tf.neg(tf.sum(tf.mul(logp, w)));
+    // Everything the gradient reads is saved: tensors made inside variableGrads' function are gone by then.
+    save([tf.exp(logp), w, wy, labels]);
+    return {
+      value: tf.add(tf.mul(nll, 1 - smoothing), tf.mul(smooth, smoothing / c)),
+      gradFunc: (dy, saved) => {
+        const [p, ws, wys, ys] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const hard = tf.mul(tf.reshape(wys, [b, 1]), tf.sub(p, tf.cast(tf.oneHot(ys, c), 'float32')));
+        const soft = tf.sub(tf.mul(p, tf.sum(ws)), ws);
+        return [tf.mul(tf.add(tf.mul(hard, 1 - smoothing), tf.mul(soft, smoothing / c)), dy as tf.Scalar)];
       },
     };
   });

@@ -2,8 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../common/rng.ts';
 import type { StateDict } from '../../model/state-dict.ts';
 import type { BertConfig } from '../../model/bert-config.ts';
-import { bertParamSpecs, initBertWeights, matchStateDict, totalSize, type ParamSpec } from '../../model/parameters.ts';
+import { MLM_HEAD, type ModelHead } from '../../model/model-head.ts';
+import { initBertWeights, matchStateDict } from '../../model/parameters.ts';
 import type {
+  ClassificationBatch,
+  ClassificationLoss,
+  ClassificationResult,
+  ClassifyResult,
   Engine,
   EngineInfo,
   EvalResult,
@@ -11,17 +16,21 @@ import type {
   MlmBatch,
   OptimizerState,
   OptimizerStep,
+  SequenceBatch,
   TopKResult,
 } from '../engine.ts';
-import { checkBatch, evalResultFrom, maskedPositions } from '../batch-checks.ts';
+import { checkBatch, checkClassificationBatch, classWeightSum, evalResultFrom, maskedPositions } from '../batch-checks.ts';
 import { rethrowOutOfMemory } from '../out-of-memory.ts';
-import { HostAdamW } from '../host-adamw.ts';
-import { additiveMask, bertEncoder, mlmHead, type BertInputs, type BertWeights } from './bert.ts';
+import { additiveMask, bertEncoder, mlmHead, type BertInputs } from './bert.ts';
 import { initTfjsBackend, type TfjsBackendName } from './backend.ts';
-import { crossEntropySum, gatherRows } from './ops.ts';
+import { classifierLogits } from './classification-head.ts';
+import { classCrossEntropySum, crossEntropySum, gatherRows } from './ops.ts';
+import { TfjsParams } from './tfjs-params.ts';
 
 export interface TfjsEngineOptions {
   config: BertConfig;
+  /** Default MLM. */
+  head?: ModelHead;
   /** Start from these weights (strictly matched); else BERT's random init from `seed`. */
   weights?: StateDict;
   weightsSource?: string;
@@ -36,61 +45,33 @@ const EVAL_ROWS = 256;
 /** How wasm (a trap or abort), the cpu backend and tfjs-node word running out of memory. */
 const OUT_OF_MEMORY = /memory access out of bounds|Aborted\(|out of memory|Array buffer allocation failed|Cannot allocate/i;
 
-let engineCount = 0;
 
 /**
- * The TensorFlow.js engine. Parameters live twice: an fp32 host master copy
- * (what AdamW updates and checkpoints read) and tf.Variables mirroring it for
- * the forward/backward. Gradients are accumulated on the host in one flat
- * buffer, which is what the collectives all-reduce.
+ * The TensorFlow.js engine: the model as functions (bert.ts, classification-head.ts)
+ * over TfjsParams (host master copy + variables + the flat gradient buffer),
+ * AdamW on the host. The dropout stream is the engine's and survives setModel.
  */
 export class TfjsEngine implements Engine {
-  readonly numParams: number;
-  private readonly specs: ParamSpec[];
-  private readonly vars: tf.Variable[];
-  private readonly byName = new Map<string, tf.Variable>();
-  private readonly master: Float32Array;
-  private readonly grads: Float32Array;
-  private readonly adam: HostAdamW;
-  private transposes = new Map<string, tf.Tensor2D>();
+  private p: TfjsParams;
   private rng: Rng;
-  private readonly weights: BertWeights;
 
   private constructor(
     readonly config: BertConfig,
     readonly info: EngineInfo,
+    head: ModelHead,
     init: StateDict,
     seed: number,
   ) {
-    this.specs = bertParamSpecs(config);
-    this.numParams = totalSize(this.specs);
-    this.master = new Float32Array(this.numParams);
-    this.grads = new Float32Array(this.numParams);
-    this.adam = new HostAdamW(this.specs, this.numParams);
+    this.p = new TfjsParams(config, head, init);
     this.rng = new Rng(seed).fork(0x0d0);
-    const id = ++engineCount;
-    this.vars = this.specs.map((s) => {
-      const t = init.get(s.name)!;
-      this.master.set(t.data, s.offset);
-      const v = tf.variable(tf.tensor(t.data, s.shape), true, `e${id}/${s.name}`);
-      this.byName.set(s.name, v);
-      return v;
-    });
-    this.weights = {
-      get: (name) => {
-        const v = this.byName.get(name);
-        if (!v) throw new Error(`no parameter ${name}`);
-        return v;
-      },
-      transposed: (name) => this.transposes.get(name),
-    };
   }
 
   static async create(o: TfjsEngineOptions): Promise<TfjsEngine> {
     const be = await initTfjsBackend(o.backend ?? 'auto');
+    const head = o.head ?? MLM_HEAD;
     const init = o.weights
-      ? matchStateDict(o.config, o.weights, o.weightsSource ?? 'weights').tensors
-      : initBertWeights(o.config, o.seed);
+      ? matchStateDict(o.config, o.weights, o.weightsSource ?? 'weights', head).tensors
+      : initBertWeights(o.config, o.seed, head);
     const info: EngineInfo = {
       engine: 'tfjs',
       backend: be.backend,
@@ -99,31 +80,24 @@ export class TfjsEngine implements Engine {
       threads: be.threads,
       versions: { ...be.versions, simd: String(be.simd) },
     };
-    return new TfjsEngine(o.config, info, init, o.seed);
+    return new TfjsEngine(o.config, info, head, init, o.seed);
   }
 
-  /**
-   * The [in, out] copies of every weight used as a Linear, made once per
-   * optimizer step rather than once per micro-batch (wasm transposes are slow).
-   */
-  private refreshTransposes(): void {
-    if (this.transposes.size > 0) return;
-    for (const s of this.specs) {
-      const linearWeight =
-        s.shape.length === 2 &&
-        !s.name.includes('position_embeddings') &&
-        !s.name.includes('token_type_embeddings');
-      if (linearWeight) this.transposes.set(s.name, tf.keep(tf.transpose(this.byName.get(s.name)!)) as tf.Tensor2D);
-    }
+  get head(): ModelHead {
+    return this.p.head;
   }
 
-  private dropTransposes(): void {
-    for (const t of this.transposes.values()) t.dispose();
-    this.transposes.clear();
+  get numParams(): number {
+    return this.p.numParams;
   }
 
-  private inputs(b: MlmBatch): BertInputs {
-    checkBatch(b, this.config);
+  setModel(head: ModelHead, weights: StateDict, source: string): void {
+    const { tensors } = matchStateDict(this.config, weights, source, head);
+    this.p.dispose();
+    this.p = new TfjsParams(this.config, head, tensors);
+  }
+
+  private inputs(b: SequenceBatch): BertInputs {
     return {
       batchSize: b.batchSize,
       seqLen: b.seqLen,
@@ -133,77 +107,119 @@ export class TfjsEngine implements Engine {
     };
   }
 
+  private mlmInputs(b: MlmBatch): BertInputs {
+    if (this.p.head.kind !== 'mlm') throw new Error('this engine holds a sequence classifier, not a masked-LM model');
+    checkBatch(b, this.config);
+    return this.inputs(b);
+  }
+
   async forwardBackward(batch: MlmBatch, train: boolean): Promise<ForwardBackwardResult> {
+    const inp = () => this.mlmInputs(batch);
     const { positions, labels } = maskedPositions(batch);
     if (positions.length === 0) return { lossSum: 0, maskedTokens: 0 };
-    this.refreshTransposes();
-    const seed = train ? () => this.rng.nextUint32() : null;
-    let lossSum = 0;
+    const lossSum = this.backward(train, (seed) => {
+      const h = bertEncoder(this.config, this.p.weights, inp(), seed);
+      const rows = gatherRows(h, tf.tensor1d(positions, 'int32'));
+      return crossEntropySum(mlmHead(this.config, this.p.weights, rows), tf.tensor1d(labels, 'int32'));
+    });
+    return { lossSum, maskedTokens: positions.length };
+  }
+
+  async forwardBackwardClassify(batch: ClassificationBatch, loss: ClassificationLoss, train: boolean): Promise<ClassificationResult> {
+    checkClassificationBatch(batch, this.config, this.p.head, loss);
+    const lossSum = this.backward(train, (seed) => this.classLoss(batch, loss, seed));
+    return { lossSum, weightSum: classWeightSum(batch.labels, loss.classWeights) };
+  }
+
+  async classify(batch: SequenceBatch & { labels?: Int32Array }, loss?: ClassificationLoss): Promise<ClassifyResult> {
+    checkClassificationBatch(batch, this.config, this.p.head, loss);
+    this.p.refreshTransposes();
+    let out: ClassifyResult = { logits: new Float32Array(0), lossSum: 0, weightSum: 0 };
     try {
-      tf.tidy(() => {
-      const inp = this.inputs(batch);
-      const pos = tf.tensor1d(positions, 'int32');
-      const lab = tf.tensor1d(labels, 'int32');
-      const { value, grads } = tf.variableGrads(() => {
-        const h = bertEncoder(this.config, this.weights, inp, seed);
-        return crossEntropySum(mlmHead(this.config, this.weights, gatherRows(h, pos)), lab);
-      }, this.vars);
-      lossSum = value.dataSync()[0]!;
-      this.specs.forEach((s, i) => {
-        const g = grads[this.vars[i]!.name];
-        if (!g) return;
-        const data = g.dataSync() as Float32Array;
-        const dst = this.grads.subarray(s.offset, s.offset + s.size);
-        for (let j = 0; j < data.length; j++) dst[j] = dst[j]! + data[j]!;
-      });
+      out = tf.tidy(() => {
+        const logits = this.classLogits(batch, null);
+        const labelled = batch.labels && loss;
+        return {
+          logits: Float32Array.from(logits.dataSync()),
+          lossSum: labelled ? this.classLossOf(logits, batch.labels!, loss).dataSync()[0]! : 0,
+          weightSum: labelled ? classWeightSum(batch.labels!, loss.classWeights) : 0,
+        };
       });
     } catch (e) {
       rethrowOutOfMemory(e, OUT_OF_MEMORY);
     }
-    return { lossSum, maskedTokens: positions.length };
+    return out;
+  }
+
+  private classLogits(batch: SequenceBatch, seed: (() => number) | null): tf.Tensor2D {
+    const h = bertEncoder(this.config, this.p.weights, this.inputs(batch), seed);
+    const head = this.p.head as Extract<ModelHead, { kind: 'classification' }>;
+    const rate = head.classifierDropout ?? this.config.hidden_dropout_prob;
+    return classifierLogits(this.p.weights, h, batch.batchSize, batch.seqLen, rate, seed);
+  }
+
+  private classLoss(batch: ClassificationBatch, loss: ClassificationLoss, seed: (() => number) | null): tf.Scalar {
+    return this.classLossOf(this.classLogits(batch, seed), batch.labels, loss);
+  }
+
+  private classLossOf(logits: tf.Tensor2D, labels: Int32Array, loss: ClassificationLoss): tf.Scalar {
+    const w = loss.classWeights ? tf.tensor1d(loss.classWeights, 'float32') : null;
+    return classCrossEntropySum(logits, tf.tensor1d(labels, 'int32'), w, loss.labelSmoothing);
+  }
+
+  /** d(loss)/dθ added to the flat gradient buffer; the loss. Dropout seeds from the engine's stream when `train`. */
+  private backward(train: boolean, loss: (seed: (() => number) | null) => tf.Scalar): number {
+    this.p.refreshTransposes();
+    const seed = train ? () => this.rng.nextUint32() : null;
+    let lossSum = 0;
+    try {
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => loss(seed), this.p.variables);
+        lossSum = value.dataSync()[0]!;
+        this.p.accumulate(grads);
+      });
+    } catch (e) {
+      rethrowOutOfMemory(e, OUT_OF_MEMORY);
+    }
+    return lossSum;
   }
 
   gradients(): Float32Array {
-    return this.grads;
+    return this.p.grads;
   }
 
   zeroGrad(): void {
-    this.grads.fill(0);
+    this.p.grads.fill(0);
   }
 
   async optimizerStep(h: OptimizerStep): Promise<{ gradNorm: number }> {
-    const r = this.adam.apply(this.master, this.grads, h);
-    if (Number.isFinite(r.gradNorm)) this.uploadMaster();
+    const r = this.p.adam.apply(this.p.master, this.p.grads, h);
+    if (Number.isFinite(r.gradNorm)) this.p.upload();
     return r;
-  }
-
-  private uploadMaster(): void {
-    this.dropTransposes();
-    this.specs.forEach((s, i) => {
-      tf.tidy(() => this.vars[i]!.assign(tf.tensor(this.master.subarray(s.offset, s.offset + s.size), s.shape)));
-    });
   }
 
   async evaluate(batch: MlmBatch): Promise<EvalResult> {
     const masked = maskedPositions(batch);
     const { positions, labels } = masked;
-    this.refreshTransposes();
     const M = batch.batchSize * batch.seqLen;
     const k = Math.min(10, this.config.vocab_size);
     let lossSum = 0;
     let top: ArrayLike<number> = [];
     const pred = new Int32Array(M);
+    const w = this.p.weights;
     try {
       tf.tidy(() => {
-        const h = bertEncoder(this.config, this.weights, this.inputs(batch), null);
+        const inp = this.mlmInputs(batch);
+        this.p.refreshTransposes();
+        const h = bertEncoder(this.config, w, inp, null);
         if (positions.length > 0) {
-          const logits = mlmHead(this.config, this.weights, gatherRows(h, tf.tensor1d(positions, 'int32')));
+          const logits = mlmHead(this.config, w, gatherRows(h, tf.tensor1d(positions, 'int32')));
           lossSum = crossEntropySum(logits, tf.tensor1d(labels, 'int32')).dataSync()[0]!;
           top = tf.topk(logits, k).indices.dataSync();
         }
         for (let r0 = 0; r0 < M; r0 += EVAL_ROWS) {
           const rows = Math.min(EVAL_ROWS, M - r0);
-          pred.set(tf.tidy(() => tf.argMax(mlmHead(this.config, this.weights, tf.slice(h, [r0, 0], [rows, -1])), 1).dataSync()), r0);
+          pred.set(tf.tidy(() => tf.argMax(mlmHead(this.config, w, tf.slice(h, [r0, 0], [rows, -1])), 1).dataSync()), r0);
         }
       });
     } catch (e) {
@@ -213,10 +229,11 @@ export class TfjsEngine implements Engine {
   }
 
   async topK(batch: MlmBatch, positions: number[], k: number): Promise<TopKResult> {
-    this.refreshTransposes();
     return tf.tidy(() => {
-      const h = bertEncoder(this.config, this.weights, this.inputs(batch), null);
-      const logits = mlmHead(this.config, this.weights, gatherRows(h, tf.tensor1d(positions, 'int32')));
+      const inp = this.mlmInputs(batch);
+      this.p.refreshTransposes();
+      const h = bertEncoder(this.config, this.p.weights, inp, null);
+      const logits = mlmHead(this.config, this.p.weights, gatherRows(h, tf.tensor1d(positions, 'int32')));
       const top = tf.topk(tf.softmax(logits), k);
       return {
         positions,
@@ -227,43 +244,42 @@ export class TfjsEngine implements Engine {
   }
 
   async logits(batch: MlmBatch): Promise<Float32Array> {
-    this.refreshTransposes();
     return tf.tidy(() => {
-      const h = bertEncoder(this.config, this.weights, this.inputs(batch), null);
-      return Float32Array.from(mlmHead(this.config, this.weights, h).dataSync());
+      const inp = this.mlmInputs(batch);
+      this.p.refreshTransposes();
+      const h = bertEncoder(this.config, this.p.weights, inp, null);
+      return Float32Array.from(mlmHead(this.config, this.p.weights, h).dataSync());
     });
   }
 
   stateDict(): StateDict {
-    const sd: StateDict = new Map();
-    for (const s of this.specs) sd.set(s.name, { shape: [...s.shape], data: this.master.slice(s.offset, s.offset + s.size) });
-    return sd;
+    return this.p.stateDict();
   }
 
   loadStateDict(sd: StateDict, source: string): void {
-    const { tensors } = matchStateDict(this.config, sd, source);
-    for (const s of this.specs) this.master.set(tensors.get(s.name)!.data, s.offset);
-    this.uploadMaster();
+    const { tensors } = matchStateDict(this.config, sd, source, this.p.head);
+    for (const s of this.p.specs) this.p.master.set(tensors.get(s.name)!.data, s.offset);
+    this.p.upload();
   }
 
   parameters(): Float32Array {
-    return this.master.slice();
+    return this.p.master.slice();
   }
 
   setParameters(flat: Float32Array): void {
     if (flat.length !== this.numParams) {
       throw new Error(`setParameters: ${flat.length} values for a model of ${this.numParams} parameters`);
     }
-    this.master.set(flat);
-    this.uploadMaster();
+    this.p.master.set(flat);
+    this.p.upload();
   }
 
   optimizerState(): OptimizerState {
-    return this.adam.state();
+    return this.p.adam.state();
   }
 
   loadOptimizerState(s: OptimizerState): void {
-    this.adam.load(s);
+    this.p.adam.load(s);
   }
 
   rngState(): number[] {
@@ -275,7 +291,6 @@ export class TfjsEngine implements Engine {
   }
 
   dispose(): void {
-    this.dropTransposes();
-    for (const v of this.vars) v.dispose();
+    this.p.dispose();
   }
 }

@@ -25,6 +25,16 @@ export interface NativeTorchEngine {
     positions: Int32Array, k: number,
   ): { ids: Int32Array; probs: Float32Array };
   logits(ids: Int32Array, tokenTypeIds: Int32Array, attentionMask: Int32Array, batchSize: number, seqLen: number): Float32Array;
+  /** Sequence classifier: labels one per row; classWeights empty = none. Returns the summed loss. */
+  classifyForwardBackward(
+    ids: Int32Array, tokenTypeIds: Int32Array, attentionMask: Int32Array, batchSize: number, seqLen: number,
+    labels: Int32Array, classWeights: Float32Array, labelSmoothing: number, train: boolean, seedHi: number, seedLo: number,
+  ): number;
+  /** Dropout off; labels empty = no loss. */
+  classify(
+    ids: Int32Array, tokenTypeIds: Int32Array, attentionMask: Int32Array, batchSize: number, seqLen: number,
+    labels: Int32Array, classWeights: Float32Array, labelSmoothing: number,
+  ): { logits: Float32Array; lossSum: number };
   getParameters(): Float32Array;
   setParameters(flat: Float32Array): void;
   getOptimizerState(): { step: number; expAvg: Float32Array; expAvgSq: Float32Array };
@@ -46,6 +56,12 @@ export interface NativeTorchVersions {
 export interface NativeTorchAddon {
   TorchEngine: new (o: {
     config: Record<string, unknown>;
+    /** The encoder's family (native/torch/src/model/); default "bert". */
+    family?: string;
+    /** "mlm" (default) or "classification". */
+    head?: string;
+    numLabels?: number;
+    classifierDropout?: number;
     specs: Array<{ offset: number; size: number; shape: number[]; decay: boolean }>;
     params: Float32Array;
     device: string;

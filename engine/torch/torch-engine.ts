@@ -1,8 +1,13 @@
 import { Rng } from '../../common/rng.ts';
 import type { StateDict } from '../../model/state-dict.ts';
 import type { BertConfig } from '../../model/bert-config.ts';
+import { MLM_HEAD, type ModelHead } from '../../model/model-head.ts';
 import { bertParamSpecs, initBertWeights, matchStateDict, totalSize, type ParamSpec } from '../../model/parameters.ts';
 import type {
+  ClassificationBatch,
+  ClassificationLoss,
+  ClassificationResult,
+  ClassifyResult,
   Engine,
   EngineInfo,
   EvalResult,
@@ -10,17 +15,20 @@ import type {
   MlmBatch,
   OptimizerState,
   OptimizerStep,
+  SequenceBatch,
   TopKResult,
 } from '../engine.ts';
-import { checkBatch, evalResultFrom, maskedPositions } from '../batch-checks.ts';
+import { checkBatch, checkClassificationBatch, classWeightSum, evalResultFrom, maskedPositions } from '../batch-checks.ts';
 import { rethrowOutOfMemory } from '../out-of-memory.ts';
-import { loadTorchAddon, type NativeTorchEngine } from './native.ts';
+import { loadTorchAddon, type NativeTorchAddon, type NativeTorchEngine } from './native.ts';
 
 /** How libtorch words running out of memory (CPU allocator, CUDA caching allocator). */
 const OUT_OF_MEMORY = /can't allocate memory|out of memory|CUBLAS_STATUS_ALLOC_FAILED/i;
 
 export interface TorchEngineOptions {
   config: BertConfig;
+  /** Default MLM. */
+  head?: ModelHead;
   /** Start from these weights (strictly matched); else BERT's random init from `seed`. */
   weights?: StateDict;
   weightsSource?: string;
@@ -43,8 +51,7 @@ export interface TorchEngineOptions {
  * so checkpoints and RNG states move between this engine and the tfjs one.
  */
 export class TorchEngine implements Engine {
-  readonly numParams: number;
-  private readonly specs: ParamSpec[];
+  private specs: ParamSpec[];
   private rng: Rng;
   private native: NativeTorchEngine | undefined;
   private gradView: Float32Array | undefined;
@@ -52,35 +59,26 @@ export class TorchEngine implements Engine {
   private constructor(
     readonly config: BertConfig,
     readonly info: EngineInfo,
-    native: NativeTorchEngine,
+    private readonly make: (head: ModelHead, flat: Float32Array) => NativeTorchEngine,
+    private modelHead: ModelHead,
+    flat: Float32Array,
     seed: number,
   ) {
-    this.specs = bertParamSpecs(config);
-    this.numParams = totalSize(this.specs);
-    this.native = native;
+    this.specs = bertParamSpecs(config, modelHead);
+    this.native = make(modelHead, flat);
     this.rng = new Rng(seed).fork(0x0d0);
   }
 
   static async create(o: TorchEngineOptions): Promise<TorchEngine> {
     const addon = loadTorchAddon();
     const v = addon.versions();
-    const specs = bertParamSpecs(o.config);
+    const head = o.head ?? MLM_HEAD;
     const init = o.weights
-      ? matchStateDict(o.config, o.weights, o.weightsSource ?? 'weights').tensors
-      : initBertWeights(o.config, o.seed);
-    const flat = new Float32Array(totalSize(specs));
-    for (const s of specs) flat.set(init.get(s.name)!.data, s.offset);
+      ? matchStateDict(o.config, o.weights, o.weightsSource ?? 'weights', head).tensors
+      : initBertWeights(o.config, o.seed, head);
     const device = o.device ?? process.env.GRADPOOL_TORCH_DEVICE ?? (v.cuda && v.cudaDevices > 0 ? 'cuda:0' : 'cpu');
     const threads = o.threads ?? (Number(process.env.GRADPOOL_TORCH_THREADS) || 1);
     const amp = device.startsWith('cuda') && (o.amp ?? true);
-    const native = new addon.TorchEngine({
-      config: o.config as unknown as Record<string, unknown>,
-      specs: specs.map((s) => ({ offset: s.offset, size: s.size, shape: s.shape, decay: s.decay })),
-      params: flat,
-      device,
-      threads,
-      amp,
-    });
     const info: EngineInfo = {
       engine: 'torch',
       backend: device,
@@ -93,7 +91,26 @@ export class TorchEngine implements Engine {
         parallel: /ATen parallel backend: (.*)/.exec(v.parallel)?.[1] ?? 'unknown',
       },
     };
-    return new TorchEngine(o.config, info, native, o.seed);
+    const make = (h: ModelHead, flat: Float32Array) => nativeEngine(addon, o.config, h, flat, { device, threads, amp });
+    return new TorchEngine(o.config, info, make, head, flatten(bertParamSpecs(o.config, head), init), o.seed);
+  }
+
+  get head(): ModelHead {
+    return this.modelHead;
+  }
+
+  get numParams(): number {
+    return totalSize(this.specs);
+  }
+
+  setModel(head: ModelHead, weights: StateDict, source: string): void {
+    const specs = bertParamSpecs(this.config, head);
+    const native = this.make(head, flatten(specs, matchStateDict(this.config, weights, source, head).tensors));
+    this.native?.dispose();
+    this.native = native;
+    this.specs = specs;
+    this.modelHead = head;
+    this.gradView = undefined;
   }
 
   private get n(): NativeTorchEngine {
@@ -108,7 +125,7 @@ export class TorchEngine implements Engine {
     // rngState() is that Rng's state, so a resume replays the same dropout masks.
     const hi = train ? this.rng.nextUint32() : 0;
     const lo = train ? this.rng.nextUint32() : 0;
-    const b = inputs(batch, this.config);
+    const b = mlmInputs(batch, this.config, this.modelHead);
     let lossSum = 0;
     try {
       lossSum = this.n.forwardBackward(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, positions, labels, train, hi, lo);
@@ -136,7 +153,7 @@ export class TorchEngine implements Engine {
   async evaluate(batch: MlmBatch): Promise<EvalResult> {
     const masked = maskedPositions(batch);
     const k = Math.min(10, this.config.vocab_size);
-    const b = inputs(batch, this.config);
+    const b = mlmInputs(batch, this.config, this.modelHead);
     let r: { lossSum: number; top: Int32Array; pred: Int32Array };
     try {
       r = this.n.evaluate(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, masked.positions, masked.labels, k);
@@ -147,14 +164,42 @@ export class TorchEngine implements Engine {
   }
 
   async topK(batch: MlmBatch, positions: number[], k: number): Promise<TopKResult> {
-    const b = inputs(batch, this.config);
+    const b = mlmInputs(batch, this.config, this.modelHead);
     const r = this.n.topK(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, Int32Array.from(positions), k);
     return { positions, ids: r.ids, probs: r.probs };
   }
 
   async logits(batch: MlmBatch): Promise<Float32Array> {
-    const b = inputs(batch, this.config);
+    const b = mlmInputs(batch, this.config, this.modelHead);
     return this.n.logits(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen);
+  }
+
+  async forwardBackwardClassify(batch: ClassificationBatch, loss: ClassificationLoss, train: boolean): Promise<ClassificationResult> {
+    checkClassificationBatch(batch, this.config, this.modelHead, loss);
+    const hi = train ? this.rng.nextUint32() : 0;
+    const lo = train ? this.rng.nextUint32() : 0;
+    const b = inputs(batch);
+    const w = loss.classWeights ?? new Float32Array(0);
+    let lossSum = 0;
+    try {
+      lossSum = this.n.classifyForwardBackward(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, batch.labels, w, loss.labelSmoothing, train, hi, lo);
+    } catch (e) {
+      rethrowOutOfMemory(e, OUT_OF_MEMORY);
+    }
+    return { lossSum, weightSum: classWeightSum(batch.labels, loss.classWeights) };
+  }
+
+  async classify(batch: SequenceBatch & { labels?: Int32Array }, loss?: ClassificationLoss): Promise<ClassifyResult> {
+    checkClassificationBatch(batch, this.config, this.modelHead, loss);
+    const b = inputs(batch);
+    const labelled = batch.labels && loss ? batch.labels : new Int32Array(0);
+    let r: { logits: Float32Array; lossSum: number };
+    try {
+      r = this.n.classify(b.ids, b.tt, b.am, batch.batchSize, batch.seqLen, labelled, loss?.classWeights ?? new Float32Array(0), loss?.labelSmoothing ?? 0);
+    } catch (e) {
+      rethrowOutOfMemory(e, OUT_OF_MEMORY);
+    }
+    return { ...r, weightSum: labelled.length ? classWeightSum(labelled, loss!.classWeights) : 0 };
   }
 
   stateDict(): StateDict {
@@ -165,10 +210,7 @@ export class TorchEngine implements Engine {
   }
 
   loadStateDict(sd: StateDict, source: string): void {
-    const { tensors } = matchStateDict(this.config, sd, source);
-    const flat = new Float32Array(this.numParams);
-    for (const s of this.specs) flat.set(tensors.get(s.name)!.data, s.offset);
-    this.n.setParameters(flat);
+    this.n.setParameters(flatten(this.specs, matchStateDict(this.config, sd, source, this.modelHead).tensors));
   }
 
   parameters(): Float32Array {
@@ -212,8 +254,39 @@ export class TorchEngine implements Engine {
   }
 }
 
-function inputs(b: MlmBatch, c: BertConfig): { ids: Int32Array; tt: Int32Array; am: Int32Array } {
+/** The MLM head's checks, then the arrays the addon takes. */
+function mlmInputs(b: MlmBatch, c: BertConfig, head: ModelHead) {
+  if (head.kind !== 'mlm') throw new Error('this engine holds a sequence classifier, not a masked-LM model');
   checkBatch(b, c);
-  const n = b.batchSize * b.seqLen;
-  return { ids: b.inputIds, tt: b.tokenTypeIds ?? new Int32Array(n), am: b.attentionMask };
+  return inputs(b);
+}
+
+function inputs(b: SequenceBatch): { ids: Int32Array; tt: Int32Array; am: Int32Array } {
+  return { ids: b.inputIds, tt: b.tokenTypeIds ?? new Int32Array(b.batchSize * b.seqLen), am: b.attentionMask };
+}
+
+function flatten(specs: ParamSpec[], tensors: StateDict): Float32Array {
+  const flat = new Float32Array(totalSize(specs));
+  for (const s of specs) flat.set(tensors.get(s.name)!.data, s.offset);
+  return flat;
+}
+
+function nativeEngine(
+  addon: NativeTorchAddon,
+  config: BertConfig,
+  head: ModelHead,
+  flat: Float32Array,
+  o: { device: string; threads: number; amp: boolean },
+): NativeTorchEngine {
+  const specs = bertParamSpecs(config, head);
+  return new addon.TorchEngine({
+    config: config as unknown as Record<string, unknown>,
+    head: head.kind,
+    ...(head.kind === 'classification'
+      ? { numLabels: head.numLabels, classifierDropout: head.classifierDropout ?? config.hidden_dropout_prob }
+      : {}),
+    specs: specs.map((s) => ({ offset: s.offset, size: s.size, shape: s.shape, decay: s.decay })),
+    params: flat,
+    ...o,
+  });
 }

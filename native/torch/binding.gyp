@@ -10,7 +10,12 @@
   "targets": [
     {
       "target_name": "gradpool_torch",
-      "sources": ["src/torch_engine.cc"],
+      "sources": [
+        "src/torch_engine.cc",
+        "src/model/bert_encoder.cc",
+        "src/model/mlm_head.cc",
+        "src/model/classification_head.cc"
+      ],
       "include_dirs": ["<(gp_napi_include)"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions", "-fno-rtti", "-O3"],

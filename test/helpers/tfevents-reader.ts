@@ -12,6 +12,8 @@ export interface DecodedEvent {
   scalars: Record<string, number>;
   /** SessionLog { status = 1, checkpoint_path = 2 }, when the event is one. */
   sessionLog?: { status: number; checkpointPath: string };
+  /** Text summaries (plugin "text"): tag → the string tensor's value. */
+  texts: Record<string, string>;
 }
 
 function readVarint(b: Buffer, p: number): [bigint, number] {
@@ -77,7 +79,7 @@ export function readEvents(path: string): DecodedEvent[] {
     const data = b.subarray(p + 12, p + 12 + len);
     if (b.readUInt32LE(p + 12 + len) !== maskedCrc(data)) throw new Error(`bad data CRC at ${p}`);
     p += 16 + len;
-    const ev: DecodedEvent = { wallTime: 0, step: 0, scalars: {} };
+    const ev: DecodedEvent = { wallTime: 0, step: 0, scalars: {}, texts: {} };
     for (const f of fields(data)) {
       if (f.num === 1) ev.wallTime = f.value as number;
       else if (f.num === 2) ev.step = Number(f.value as bigint);
@@ -93,7 +95,16 @@ export function readEvents(path: string): DecodedEvent[] {
         for (const v of fields(f.value as Buffer)) {
           const vf = fields(v.value as Buffer);
           const tag = (vf.find((x) => x.num === 1)!.value as Buffer).toString();
-          ev.scalars[tag] = vf.find((x) => x.num === 2)!.value as number;
+          const simple = vf.find((x) => x.num === 2);
+          if (simple) ev.scalars[tag] = simple.value as number;
+          const tensor = vf.find((x) => x.num === 8);
+          const plugin = vf.find((x) => x.num === 9);
+          if (tensor && plugin) {
+            const name = fields(fields(plugin.value as Buffer).find((x) => x.num === 1)!.value as Buffer).find((x) => x.num === 1)!.value as Buffer;
+            const t = fields(tensor.value as Buffer);
+            if (name.toString() !== 'text' || Number(t.find((x) => x.num === 1)!.value) !== 7) throw new Error(`${tag}: not a text summary`);
+            ev.texts[tag] = (t.find((x) => x.num === 8)!.value as Buffer).toString();
+          }
         }
       }
     }

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Runs test/reference/bert_ref.py under a Python that has torch: Debian's
- * python3-torch lives in /usr/bin/python3, not in a pyenv/venv python that
- * may come first on PATH. GRADPOOL_TORCH_PYTHON overrides.
+ * Runs a reference of test/reference/ (bert_ref.py unless said) under a
+ * Python that has torch: Debian's python3-torch lives in /usr/bin/python3,
+ * not in a pyenv/venv python that may come first on PATH.
+ * GRADPOOL_TORCH_PYTHON overrides.
  */
-const SCRIPT = fileURLToPath(new URL('../reference/bert_ref.py', import.meta.url));
+const REFERENCES = fileURLToPath(new URL('../reference/', import.meta.url));
 
 export function torchPython(): string {
   const candidates = [process.env.GRADPOOL_TORCH_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[];
@@ -28,8 +29,8 @@ export function torchPython(): string {
   );
 }
 
-export function runReference(cmd: 'forward' | 'init' | 'adamw' | 'load_pth' | 'save_pth', dir: string): void {
-  execFileSync(torchPython(), [SCRIPT, cmd, dir], {
+export function runReference(cmd: 'forward' | 'init' | 'adamw' | 'load_pth' | 'save_pth' | 'keys', dir: string, script = 'bert_ref.py'): void {
+  execFileSync(torchPython(), [join(REFERENCES, script), cmd, dir], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, OMP_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' },
   });

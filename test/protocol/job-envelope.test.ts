@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import protobuf from 'protobufjs';
 import YAML from 'yaml';
@@ -8,12 +8,16 @@ import { decodeJobEnvelope, encodeJobEnvelope, JOB_SCHEMA, jobToEnvelope, SERVIC
 import { fromProgressJson, toProgressJson, toRunResultJson, toStatusJson } from '../../protocol/messages.ts';
 import { schemaType } from '../../protocol/schema.ts';
 import { JobSpecError, validateJob } from '../../spec/validate-job.ts';
+import { scratchDir } from '../helpers/torch-reference.ts';
 
 // The codec needs no Redis: these are pure transformations.
 const demoPath = new URL('../../examples/demo-grimm.yaml', import.meta.url).pathname;
 const demoDir = new URL('../../examples/', import.meta.url).pathname;
 const protoPath = new URL('../../proto/gradpool.proto', import.meta.url).pathname;
 const ENCODINGS = ['json', 'binary'] as const;
+// Labelled files are checked (exist, readable) when a job is validated: give them real ones.
+const labelled = join(scratchDir('envelope'), 'labels.csv');
+writeFileSync(labelled, 'text,label\nonce upon a time,grimm\n');
 
 /** What the coordinator sees: the envelope after BullMQ's JSON round trip. */
 const viaQueue = (env: object) => decodeJobEnvelope(JSON.parse(JSON.stringify(env)));
@@ -94,6 +98,32 @@ test('a job with every field set survives both encodings, Struct values included
   }
   const again = viaQueue(jobToEnvelope(direct, service, 'binary'));
   assert.deepEqual(again.job, direct);
+});
+
+test('a classification stage after an MLM stage survives both encodings, shorthands included', () => {
+  const job = {
+    ...minimal(),
+    stages: [
+      minimal().stages[0],
+      {
+        seq_len: 64, micro_batch: 2, global_batch: 4, max_steps: 3, task: 'classification',
+        labels: { train: [labelled], valid: [labelled], text_field: 'text', text_pair_field: 'second', label_field: 'label', names: ['grimm', 'japanese'], max_chars: 900, max_bad_fraction: 0.2 },
+        class_weights: [1, 2.5], label_smoothing: 0.1, classifier_dropout: 0.2,
+        early_stopping: { metric: 'f1/japanese', patience: 2, target: 0.9 },
+      },
+    ],
+  };
+  const direct = validateJob(job);
+  assert.deepEqual(direct.stages[1]!.class_weights, { balanced: false, values: [1, 2.5] });
+  assert.equal(direct.stages[0]!.task, 'mlm');
+  assert.equal(direct.stages[0]!.labels, null);
+  for (const encoding of ENCODINGS) {
+    assert.deepEqual(viaQueue(encodeJobEnvelope(job, encoding)).job, direct, encoding);
+    assert.deepEqual(viaQueue(jobToEnvelope(direct, {}, encoding)).job, direct, `${encoding}: a validated job`);
+  }
+  const balanced = validateJob({ ...job, stages: [{ ...job.stages[1], class_weights: 'balanced', labels: { train: [labelled] }, early_stopping: null }] });
+  assert.deepEqual(balanced.stages[0]!.class_weights, { balanced: true, values: [] });
+  assert.deepEqual(viaQueue(encodeJobEnvelope(balanced, 'binary')).job, balanced);
 });
 
 test('unset optional fields take the job-spec defaults; explicit zeros stay', () => {
@@ -182,8 +212,9 @@ test('bad jobs are rejected naming the field path, in both directions', () => {
 
 test('the .proto and validateJob name the same fields, with the same defaults', () => {
   const parsed = protobuf.parse(readFileSync(protoPath, 'utf8'), { keepCase: true, alternateCommentMode: true }).root;
-  const GIVEN = ['name', 'train', 'path', 'seq_len', 'micro_batch', 'global_batch', 'max_steps'];
+  const GIVEN = ['name', 'train', 'path', 'task', 'seq_len', 'micro_batch', 'global_batch', 'max_steps'];
   const sample = validateJob({ name: 'x', corpus: { train: ['/a.txt'] }, tokenizer: '/t', stages: [{ seq_len: 8, micro_batch: 1, global_batch: 1, max_steps: 1 }] });
+  const cls = validateJob({ ...minimal(), stages: [{ ...minimal().stages[0], task: 'classification', labels: { train: [labelled] } }] });
   const messages: [string, Record<string, unknown>][] = [
     ['TrainingJob', sample as unknown as Record<string, unknown>],
     ['Corpus', sample.corpus as unknown as Record<string, unknown>],
@@ -192,6 +223,8 @@ test('the .proto and validateJob name the same fields, with the same defaults', 
     ['Stage', sample.stages[0] as unknown as Record<string, unknown>],
     ['EarlyStopping', sample.early_stopping as unknown as Record<string, unknown>],
     ['Divergence', sample.divergence as unknown as Record<string, unknown>],
+    ['LabelledData', cls.stages[0]!.labels as unknown as Record<string, unknown>],
+    ['ClassWeights', cls.stages[0]!.class_weights as unknown as Record<string, unknown>],
   ];
   for (const [name, spec] of messages) {
     const type = parsed.lookupType(`gradpool.v1.${name}`);
@@ -218,7 +251,7 @@ test('status, progress and results travel as schema-checked JSON', () => {
   const p = toProgressJson({ stage: 0, step: 3, max_steps: 10, loss: 2.5, world_size: 2 });
   assert.equal(p.tokens_per_s, 0, 'unset scalars are filled for readers');
   assert.equal('eval' in p, false, 'an unset message stays absent');
-  const withEval = toProgressJson({ ...p, eval: { loss: 2, perplexity: 7.39, masked_accuracy: 0.3, top10_accuracy: 0.6, all_tokens_accuracy: 0.8, f1: 0.1, masked_tokens: 90 } });
+  const withEval = toProgressJson({ ...p, eval: { task: 'mlm', loss: 2, perplexity: 7.39, masked_accuracy: 0.3, top10_accuracy: 0.6, all_tokens_accuracy: 0.8, f1: 0.1, masked_tokens: 90 } });
   assert.equal(withEval.eval?.masked_tokens, 90);
   assert.throws(() => toProgressJson({ tokensPerSec: 5 } as object), /gradpool\.v1\.Progress: tokensPerSec: unknown field/);
   assert.throws(() => toProgressJson({ step: -1 }), /step: integer in \[0, 4294967295\]/);

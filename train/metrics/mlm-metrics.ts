@@ -18,6 +18,7 @@ import type { EvalResult } from '../../engine/engine.ts';
  *                   f1_score(labels=classes present in y_true, average="macro").
  */
 export interface MlmMetrics {
+  task: 'mlm';
   loss: number;
   perplexity: number;
   masked_accuracy: number;
@@ -67,6 +68,7 @@ export class MetricsAccumulator {
       f1Sum += precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
     }
     return {
+      task: 'mlm',
       loss,
       perplexity: Math.exp(loss),
       masked_accuracy: this.masked ? this.correct / this.masked : NaN,

@@ -5,9 +5,13 @@ import { join } from 'node:path';
 /**
  * TensorBoard event files without TensorFlow: TFRecord framing (length,
  * masked CRC32C of the length, an Event protobuf, masked CRC32C of the
- * data) and the few protobuf fields scalars need:
+ * data) and the few protobuf fields scalars and text need:
  *   Event { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; SessionLog session_log = 7; }
- *   Summary { repeated Value value = 1; }  Value { string tag = 1; float simple_value = 2; }
+ *   Summary { repeated Value value = 1; }
+ *   Value { string tag = 1; float simple_value = 2; TensorProto tensor = 8; SummaryMetadata metadata = 9; }
+ *   text: metadata { plugin_data = 1 { plugin_name = 1: "text" } },
+ *         tensor { dtype = 1: DT_STRING (7); tensor_shape = 2: {} (a scalar); string_val = 8: the markdown }
+ *   SessionLog { SessionStatus status = 1 (START = 1); string checkpoint_path = 2; }
  */
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -54,10 +58,16 @@ function lengthDelimited(num: number, body: Uint8Array): number[] {
 /** SessionLog.status START: TensorBoard drops the events at this step and later that it read before it. */
 const SESSION_START = 1;
 
+function textValue(tag: string, markdown: string): number[] {
+  const metadata = lengthDelimited(1, Uint8Array.from(lengthDelimited(1, Buffer.from('text'))));
+  const tensor = [...field(1, 0), ...varint(7), ...lengthDelimited(2, new Uint8Array(0)), ...lengthDelimited(8, Buffer.from(markdown))];
+  return [...lengthDelimited(1, Buffer.from(tag)), ...lengthDelimited(8, Uint8Array.from(tensor)), ...lengthDelimited(9, Uint8Array.from(metadata))];
+}
+
 function encodeEvent(
   wallTime: number,
   step: number,
-  body: { fileVersion?: string; scalars?: Array<[string, number]>; sessionStart?: string },
+  body: { fileVersion?: string; scalars?: Array<[string, number]>; text?: [string, string]; sessionStart?: string },
 ): Uint8Array {
   const out: number[] = [];
   const wt = Buffer.alloc(8);
@@ -80,6 +90,7 @@ function encodeEvent(
     const log = [...field(1, 0), ...varint(SESSION_START), ...lengthDelimited(2, Buffer.from(body.sessionStart))];
     out.push(...lengthDelimited(7, Uint8Array.from(log)));
   }
+  if (body.text) out.push(...lengthDelimited(5, Uint8Array.from(lengthDelimited(1, Uint8Array.from(textValue(...body.text))))));
   return Uint8Array.from(out);
 }
 
@@ -117,6 +128,11 @@ export class TensorBoardWriter {
    */
   restartAt(step: number, checkpointPath: string): void {
     this.write(encodeEvent(Date.now() / 1000, step, { sessionStart: checkpointPath }));
+  }
+
+  /** A markdown text (TensorBoard's Text tab), e.g. a confusion matrix. */
+  text(step: number, tag: string, markdown: string): void {
+    this.write(encodeEvent(Date.now() / 1000, step, { text: [tag, markdown] }));
   }
 
   private write(event: Uint8Array): void {

@@ -1,11 +1,11 @@
-// gradpool's libtorch engine: BertForMaskedLM (Hugging Face layout) as
-// functional ATen ops over one flat fp32 parameter buffer, one flat gradient
-// buffer (each parameter's .grad is a view into it) and a fused AdamW.
+// gradpool's libtorch engine: a model (model/: a family's encoder and a task
+// head, Hugging Face layout) as functional ATen ops over one flat fp32
+// parameter buffer, one flat gradient buffer (each parameter's .grad is a
+// view into it) and a fused AdamW. This file is the N-API surface, the
+// buffers and the optimizer; the models live in model/*.cc.
 //
-// One translation unit on purpose: libtorch headers are heavy, and this keeps
-// a 2-core build to a single compile. The TypeScript side
-// (engine/torch/) owns names, strict state-dict matching and the
-// dropout RNG stream; this file only sees flat buffers in bertParamSpecs order.
+// The TypeScript side (engine/torch/) owns names, strict state-dict matching
+// and the dropout RNG stream; this file only sees flat buffers in ParamSpec order.
 #include <napi.h>
 
 #include <ATen/ATen.h>
@@ -18,6 +18,9 @@
 #include <torch/version.h>
 
 #include <dlfcn.h>
+
+#include "model/model.h"
+#include "napi_args.h"
 
 #include <algorithm>
 #include <cmath>
@@ -34,25 +37,11 @@
 #define GP_HAVE_SDPA 0
 #endif
 
-// c10::optional is an alias of std::optional from torch 2.4 on and deprecated
-// since (newer headers warn, and will drop it); 1.13's APIs take its own type.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-#include <optional>
-template <typename T>
-using Optional = std::optional<T>;
-inline constexpr auto kNone = std::nullopt;
-#else
-template <typename T>
-using Optional = c10::optional<T>;
-inline constexpr auto kNone = c10::nullopt;
-#endif
 
 namespace {
 
-struct Cfg {
-  int64_t V = 0, H = 0, L = 0, nh = 0, I = 0, P = 0, T = 0, pad = 0;
-  double eps = 1e-12, hdrop = 0.1, adrop = 0.1;
-};
+using gp::Batch;
+using gp::Fwd;
 
 struct Spec {
   int64_t offset, size;
@@ -60,43 +49,15 @@ struct Spec {
   bool decay;
 };
 
-// Indices into the parameter list (bertParamSpecs order).
-constexpr int kWord = 0, kPos = 1, kType = 2, kEmbLnW = 3, kEmbLnB = 4, kLayer0 = 5, kPerLayer = 16;
-enum LayerIdx { Q = 0, K = 2, Vv = 4, AO = 6, AOLN = 8, INTER = 10, OUT = 12, OUTLN = 14 };
-// After the layers: cls.predictions.bias, transform.dense.{weight,bias}, transform.LayerNorm.{weight,bias}.
-
-struct Batch {
-  int64_t B = 0, S = 0;
-  at::Tensor ids, tt, am;  // [B,S] int64 on device
-};
-
-// torch.set_num_threads sizes ATen's pool; a BLAS with its own pool (Debian's torch runs
-// on libblas.so.3 = OpenBLAS) needs telling too, or its spinning workers fight ours.
-void setThreads(int n) {
-  at::set_num_threads(n);
-  // Node dlopens addons RTLD_LOCAL, so look in the already-loaded BLAS libraries too.
-  void* handles[] = {RTLD_DEFAULT, dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD),
-                     dlopen("libblas.so.3", RTLD_LAZY | RTLD_NOLOAD)};
-  for (void* h : handles) {
-    if (!h) continue;
-    if (auto f = reinterpret_cast<void (*)(int)>(dlsym(h, "openblas_set_num_threads"))) {
-      f(n);
-      return;
-    }
-  }
-}
-
-std::string shapeText(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); i++) s += (i ? "," : "") + std::to_string(t.size(i));
-  return s + "]";
-}
+using gp::toJs;
 
 class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "TorchEngine", {
       InstanceMethod<&TorchEngine::ForwardBackward>("forwardBackward"),
+      InstanceMethod<&TorchEngine::ClassifyForwardBackward>("classifyForwardBackward"),
+      InstanceMethod<&TorchEngine::Classify>("classify"),
       InstanceMethod<&TorchEngine::Gradients>("gradients"),
       InstanceMethod<&TorchEngine::ZeroGrad>("zeroGrad"),
       InstanceMethod<&TorchEngine::OptimizerStep>("optimizerStep"),
@@ -112,24 +73,16 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
     });
   }
 
-  // new TorchEngine({ config, specs: [{offset,size,shape,decay}], params: Float32Array, device, threads, amp })
+  // new TorchEngine({ config, family, head, numLabels, classifierDropout, specs: [{offset,size,shape,decay}],
+  //                   params: Float32Array, device, threads, amp })
   explicit TorchEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TorchEngine>(info), dev_(at::kCPU) {
     Napi::Env env = info.Env();
     try {
       auto o = info[0].As<Napi::Object>();
-      auto c = o.Get("config").As<Napi::Object>();
-      auto num = [&](const char* k) { return c.Get(k).As<Napi::Number>().DoubleValue(); };
-      cfg_.V = (int64_t)num("vocab_size");
-      cfg_.H = (int64_t)num("hidden_size");
-      cfg_.L = (int64_t)num("num_hidden_layers");
-      cfg_.nh = (int64_t)num("num_attention_heads");
-      cfg_.I = (int64_t)num("intermediate_size");
-      cfg_.P = (int64_t)num("max_position_embeddings");
-      cfg_.T = (int64_t)num("type_vocab_size");
-      cfg_.eps = num("layer_norm_eps");
-      cfg_.pad = (int64_t)num("pad_token_id");
-      cfg_.hdrop = num("hidden_dropout_prob");
-      cfg_.adrop = num("attention_probs_dropout_prob");
+      cfg_ = gp::cfgOf(o);
+      auto str = [&](const char* k, const char* def) { return o.Has(k) ? o.Get(k).As<Napi::String>().Utf8Value() : std::string(def); };
+      encoder_ = gp::makeEncoder(str("family", "bert"), cfg_);
+      head_ = gp::makeHead(str("head", "mlm"), cfg_, *encoder_, encoder_->numParams());
       auto specs = o.Get("specs").As<Napi::Array>();
       for (uint32_t i = 0; i < specs.Length(); i++) {
         auto s = specs.Get(i).As<Napi::Object>();
@@ -141,13 +94,13 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
         sp.decay = s.Get("decay").ToBoolean();
         specs_.push_back(sp);
       }
-      if ((int64_t)specs_.size() != kLayer0 + kPerLayer * cfg_.L + 5) {
-        throw std::runtime_error("parameter list has " + std::to_string(specs_.size()) + " entries, expected " +
-                                 std::to_string(kLayer0 + kPerLayer * cfg_.L + 5));
+      const int64_t expected = encoder_->numParams() + head_->numParams();
+      if ((int64_t)specs_.size() != expected) {
+        throw std::runtime_error("parameter list has " + std::to_string(specs_.size()) + " entries, expected " + std::to_string(expected));
       }
       n_ = specs_.back().offset + specs_.back().size;
       int threads = o.Has("threads") ? o.Get("threads").As<Napi::Number>().Int32Value() : 1;
-      if (threads > 0) setThreads(threads);
+      if (threads > 0) gp::setThreads(threads);
       std::string device = o.Has("device") ? o.Get("device").As<Napi::String>().Utf8Value() : "cpu";
       dev_ = at::Device(device);
       amp_ = dev_.is_cuda() && (!o.Has("amp") || o.Get("amp").ToBoolean());
@@ -173,7 +126,9 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
   }
 
  private:
-  Cfg cfg_;
+  gp::Cfg cfg_;
+  std::unique_ptr<gp::Encoder> encoder_;
+  std::unique_ptr<gp::Head> head_;
   std::vector<Spec> specs_;
   int64_t n_ = 0;
   at::Device dev_;
@@ -187,27 +142,18 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
 
   // ---- model ---------------------------------------------------------------------------------
 
-  struct Fwd {
-    std::vector<at::Tensor> w;  // per parameter; bf16 casts of matmul weights under amp
-    // Seeded per micro-batch from the TypeScript side's RNG stream: a private CPU generator,
-    // or on CUDA the device's default generator (SDPA's dropout draws from it too).
-    Optional<at::Generator> gen;
-    bool dropout = false;
-  };
-
-  const at::Tensor& W(const Fwd& f, int i) const { return f.w[i]; }
-
+  // This pass's view of the parameters: under amp, Linear weights/biases go to bf16;
+  // LayerNorm and embeddings stay fp32, as autocast's policy does. The fp32 leaves
+  // receive the gradients.
   Fwd weights(bool train, uint64_t seed) const {
     Fwd f;
+    f.amp = amp_;
     f.w.reserve(params_.size());
     for (size_t i = 0; i < params_.size(); i++) {
       const auto& p = params_[i];
-      // Under amp, Linear weights/biases (2-D weights and their biases) go to bf16; LayerNorm and
-      // embeddings stay fp32, as autocast's policy does. The fp32 leaves receive the gradients.
-      bool lin = amp_ && isLinearParam((int)i);
-      f.w.push_back(lin ? p.to(at::kBFloat16) : p);
+      f.w.push_back(amp_ && isLinearParam((int)i) ? p.to(at::kBFloat16) : p);
     }
-    if (train && (cfg_.hdrop > 0 || cfg_.adrop > 0)) {
+    if (train && (cfg_.hdrop > 0 || cfg_.adrop > 0 || cfg_.clsDrop > 0)) {
       f.dropout = true;
       if (dev_.is_cpu()) {
         f.gen = at::detail::createCPUGenerator(seed);
@@ -222,105 +168,15 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
   }
 
   bool isLinearParam(int i) const {
-    if (i < kLayer0) return false;
-    int64_t hb = kLayer0 + kPerLayer * cfg_.L;
-    if (i >= hb) return i == hb + 1 || i == hb + 2;  // transform.dense
-    int r = (i - kLayer0) % kPerLayer;
-    return r != AOLN && r != AOLN + 1 && r != OUTLN && r != OUTLN + 1;
-  }
-
-  at::Tensor drop(const at::Tensor& x, double p, const Fwd& f) const {
-    if (!f.dropout || p <= 0) return x;
-    at::Tensor mask = at::empty_like(x).bernoulli_(1.0 - p, f.gen);
-    return x * mask.mul_(1.0 / (1.0 - p));
-  }
-
-  at::Tensor lin(const Fwd& f, const at::Tensor& x, int i) const {
-    return at::linear(amp_ ? x.to(at::kBFloat16) : x, W(f, i), W(f, i + 1));
-  }
-
-  at::Tensor norm(const Fwd& f, const at::Tensor& x, int i) const {
-    return at::layer_norm(x.to(at::kFloat), {cfg_.H}, W(f, i), W(f, i + 1), cfg_.eps);
-  }
-
-  // Hidden states [B*S, H] (fp32) of the last encoder layer.
-  at::Tensor encoder(const Batch& b, const Fwd& f) const {
-    const int64_t B = b.B, S = b.S, H = cfg_.H, nh = cfg_.nh, d = H / nh;
-    at::Tensor x = at::embedding(W(f, kWord), b.ids, cfg_.pad) + at::embedding(W(f, kType), b.tt) +
-                   W(f, kPos).narrow(0, 0, S);
-    x = drop(at::layer_norm(x, {H}, W(f, kEmbLnW), W(f, kEmbLnB), cfg_.eps), cfg_.hdrop, f).view({B * S, H});
-    at::Tensor keep = b.am.view({B, 1, 1, S}).to(at::kFloat);
-    at::Tensor ext = (1.0 - keep) * std::numeric_limits<float>::lowest();
-    const double scale = std::sqrt((double)d);
-    for (int64_t l = 0; l < cfg_.L; l++) {
-      const int base = (int)(kLayer0 + kPerLayer * l);
-      auto heads = [&](const at::Tensor& t) { return t.view({B, S, nh, d}).transpose(1, 2); };
-      at::Tensor q = heads(lin(f, x, base + Q)), k = heads(lin(f, x, base + K)), v = heads(lin(f, x, base + Vv));
-      at::Tensor ctx;
-#if GP_HAVE_SDPA
-      if (dev_.is_cuda()) {
-        // Fused attention (flash / memory-efficient kernels); its dropout draws from the device
-        // generator seeded above, so a resumed run replays the same masks.
-        ctx = at::scaled_dot_product_attention(q, k, v, b.am.view({B, 1, 1, S}).to(at::kBool), f.dropout ? cfg_.adrop : 0.0, false);
-      } else
-#endif
-      {
-        at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).div(scale) + ext;
-        at::Tensor probs = at::softmax(scores, -1, at::kFloat);
-        probs = drop(probs, cfg_.adrop, f);
-        ctx = at::matmul(amp_ ? probs.to(at::kBFloat16) : probs, v);
-      }
-      ctx = ctx.transpose(1, 2).reshape({B * S, H});
-      at::Tensor a = drop(lin(f, ctx, base + AO), cfg_.hdrop, f);
-      x = norm(f, a.to(at::kFloat) + x, base + AOLN);
-      at::Tensor inter = at::gelu(lin(f, x, base + INTER));
-      at::Tensor o = drop(lin(f, inter, base + OUT), cfg_.hdrop, f);
-      x = norm(f, o.to(at::kFloat) + x, base + OUTLN);
-    }
-    return x;
-  }
-
-  // The MLM head on hidden rows [K, H] → fp32 logits [K, V]; decoder tied to the word embeddings.
-  at::Tensor head(const Fwd& f, const at::Tensor& h) const {
-    const int hb = (int)(kLayer0 + kPerLayer * cfg_.L);
-    at::Tensor t = norm(f, at::gelu(lin(f, h, hb + 1)), hb + 3);
-    if (amp_) return at::linear(t.to(at::kBFloat16), W(f, kWord).to(at::kBFloat16), W(f, hb).to(at::kBFloat16)).to(at::kFloat);
-    return at::linear(t, W(f, kWord), W(f, hb));
+    const int nE = encoder_->numParams();
+    return i < nE ? encoder_->isLinear(i) : head_->isLinear(i - nE);
   }
 
   // ---- argument helpers ----------------------------------------------------------------------
 
-  at::Tensor longs(const Napi::Value& v, int64_t n, const char* what) const {
-    auto a = v.As<Napi::Int32Array>();
-    if ((int64_t)a.ElementLength() != n) throw std::runtime_error(std::string(what) + ": wrong length");
-    return at::from_blob(a.Data(), {n}, at::kInt).to(dev_, at::kLong);
-  }
-
-  // (ids, tokenTypeIds, attentionMask, B, S) from arguments start..start+4.
-  Batch batch(const Napi::CallbackInfo& info, int start) const {
-    Batch b;
-    b.B = info[start + 3].As<Napi::Number>().Int64Value();
-    b.S = info[start + 4].As<Napi::Number>().Int64Value();
-    if (b.S > cfg_.P) throw std::runtime_error("sequence length exceeds max_position_embeddings");
-    const int64_t n = b.B * b.S;
-    b.ids = longs(info[start], n, "inputIds").view({b.B, b.S});
-    b.tt = longs(info[start + 1], n, "tokenTypeIds").view({b.B, b.S});
-    b.am = longs(info[start + 2], n, "attentionMask").view({b.B, b.S});
-    return b;
-  }
-
-  at::Tensor index(const Napi::Value& v) const {
-    auto a = v.As<Napi::Int32Array>();
-    return at::from_blob(a.Data(), {(int64_t)a.ElementLength()}, at::kInt).to(dev_, at::kLong);
-  }
-
-  template <typename T, typename A>
-  static A toJs(Napi::Env env, const at::Tensor& t, at::ScalarType st) {
-    at::Tensor c = t.detach().to(at::kCPU, st).contiguous();
-    A out = A::New(env, (size_t)c.numel());
-    if (c.numel()) std::memcpy(out.Data(), c.data_ptr<T>(), (size_t)c.numel() * sizeof(T));
-    return out;
-  }
+  at::Tensor longs(const Napi::Value& v, int64_t n, const char* what) const { return gp::longsOf(v, n, what, dev_); }
+  Batch batch(const Napi::CallbackInfo& info, int start) const { return gp::batchOf(info, start, cfg_.P, dev_); }
+  at::Tensor index(const Napi::Value& v) const { return gp::indexOf(v, dev_); }
 
   void check() const {
     if (disposed_) throw std::runtime_error("the engine was disposed");
@@ -353,6 +209,10 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
 
   // ---- methods -------------------------------------------------------------------------------
 
+  static uint64_t seedOf(const Napi::CallbackInfo& info, int hi) {
+    return ((uint64_t)info[hi].As<Napi::Number>().Uint32Value() << 32) | info[hi + 1].As<Napi::Number>().Uint32Value();
+  }
+
   // forwardBackward(ids, tt, am, B, S, positions, labels, train, seedHi, seedLo) → lossSum
   Napi::Value ForwardBackward(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
@@ -360,32 +220,86 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
       at::Tensor pos = index(info[5]);
       at::Tensor lab = index(info[6]);
       bool train = info[7].ToBoolean();
-      uint64_t seed = ((uint64_t)info[8].As<Napi::Number>().Uint32Value() << 32) | info[9].As<Napi::Number>().Uint32Value();
+      uint64_t seed = seedOf(info, 8);
       if (pos.numel() == 0) return Napi::Number::New(info.Env(), 0);
       at::Tensor loss;
       {
         at::AutoGradMode on(true);
         Fwd f = weights(train, seed);
-        at::Tensor h = encoder(b, f).index_select(0, pos);
-        loss = at::cross_entropy_loss(head(f, h), lab, {}, at::Reduction::Sum, -100, 0.0);
+        at::Tensor h = encoder_->hidden(b, f).index_select(0, pos);
+        loss = at::cross_entropy_loss(head_->tokenLogits(f, h), lab, {}, at::Reduction::Sum, -100, 0.0);
         torch::autograd::backward({loss});
       }
-      // AccumulateGrad adds in place into the views of G_; if autograd ever replaced a .grad
-      // (it must not), fold it back into the flat buffer so nothing is lost.
-      at::NoGradGuard ng;
-      for (size_t i = 0; i < params_.size(); i++) {
-        at::Tensor& g = params_[i].mutable_grad();
-        const Spec& s = specs_[i];
-        at::Tensor view = G_.narrow(0, s.offset, s.size);
-        if (!g.defined() || g.data_ptr() != view.data_ptr()) {
-          gradRebinds_++;
-          if (g.defined()) view.copy_(g.reshape({s.size}));
-          g = view.view(s.shape);
-        }
-      }
-      pushGradsToHost();
+      afterBackward();
       return Napi::Number::New(info.Env(), loss.item<double>());
     });
+  }
+
+  // The sequence classifier's cross-entropy (torch's, reduction "sum"), with optional class
+  // weights (an empty array = none) and label smoothing.
+  at::Tensor classLoss(const at::Tensor& logits, const at::Tensor& labels, const Napi::Value& weights, double smoothing) const {
+    auto w = weights.As<Napi::Float32Array>();
+    Optional<at::Tensor> wt;
+    if (w.ElementLength() > 0) {
+      if ((int64_t)w.ElementLength() != cfg_.numLabels) throw std::runtime_error("class weights: one per label expected");
+      wt = at::from_blob(w.Data(), {(int64_t)w.ElementLength()}, at::kFloat).to(dev_, at::kFloat);
+    }
+    return at::cross_entropy_loss(logits, labels, wt, at::Reduction::Sum, -100, smoothing);
+  }
+
+  // classifyForwardBackward(ids, tt, am, B, S, labels[B], classWeights, smoothing, train, seedHi, seedLo) → lossSum
+  Napi::Value ClassifyForwardBackward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      Batch b = batch(info, 0);
+      at::Tensor lab = longs(info[5], b.B, "labels");
+      const double smoothing = info[7].As<Napi::Number>().DoubleValue();
+      at::Tensor loss;
+      {
+        at::AutoGradMode on(true);
+        Fwd f = weights(info[8].ToBoolean(), seedOf(info, 9));
+        at::Tensor logits = head_->sequenceLogits(f, encoder_->hidden(b, f), b.B, b.S);
+        loss = classLoss(logits, lab, info[6], smoothing);
+        torch::autograd::backward({loss});
+      }
+      afterBackward();
+      return Napi::Number::New(info.Env(), loss.item<double>());
+    });
+  }
+
+  // classify(ids, tt, am, B, S, labels[B] or [], classWeights, smoothing) → { logits [B*C], lossSum }
+  Napi::Value Classify(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      Batch b = batch(info, 0);
+      c10::InferenceMode im;
+      Fwd f = weights(false, 0);
+      at::Tensor logits = head_->sequenceLogits(f, encoder_->hidden(b, f), b.B, b.S);
+      auto out = Napi::Object::New(env);
+      double lossSum = 0;
+      if (info[5].As<Napi::Int32Array>().ElementLength() > 0) {
+        lossSum = classLoss(logits, longs(info[5], b.B, "labels"), info[6], info[7].As<Napi::Number>().DoubleValue()).item<double>();
+      }
+      out.Set("logits", toJs<float, Napi::Float32Array>(env, logits, at::kFloat));
+      out.Set("lossSum", Napi::Number::New(env, lossSum));
+      return out;
+    });
+  }
+
+  // AccumulateGrad adds in place into the views of G_; if autograd ever replaced a .grad
+  // (it must not), fold it back into the flat buffer so nothing is lost.
+  void afterBackward() {
+    at::NoGradGuard ng;
+    for (size_t i = 0; i < params_.size(); i++) {
+      at::Tensor& g = params_[i].mutable_grad();
+      const Spec& s = specs_[i];
+      at::Tensor view = G_.narrow(0, s.offset, s.size);
+      if (!g.defined() || g.data_ptr() != view.data_ptr()) {
+        gradRebinds_++;
+        if (g.defined()) view.copy_(g.reshape({s.size}));
+        g = view.view(s.shape);
+      }
+    }
+    pushGradsToHost();
   }
 
   // The flat gradient buffer as a Float32Array, the same one every call: on CPU a zero-copy
@@ -493,12 +407,12 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
       const int64_t k = info[7].As<Napi::Number>().Int64Value();
       c10::InferenceMode im;
       Fwd f = weights(false, 0);
-      at::Tensor h = encoder(b, f);
+      at::Tensor h = encoder_->hidden(b, f);
       auto out = Napi::Object::New(env);
       double lossSum = 0;
       at::Tensor top = at::empty({0}, at::kInt);
       if (pos.numel() > 0) {
-        at::Tensor logits = head(f, h.index_select(0, pos));
+        at::Tensor logits = head_->tokenLogits(f, h.index_select(0, pos));
         lossSum = at::cross_entropy_loss(logits, lab, {}, at::Reduction::Sum, -100, 0.0).item<double>();
         top = std::get<1>(at::topk(logits, k, -1, true, true));
       }
@@ -506,7 +420,7 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
       std::vector<at::Tensor> preds;
       for (int64_t r0 = 0; r0 < rows; r0 += 256) {
         const int64_t r = std::min<int64_t>(256, rows - r0);
-        preds.push_back(at::argmax(head(f, h.narrow(0, r0, r)), 1));
+        preds.push_back(at::argmax(head_->tokenLogits(f, h.narrow(0, r0, r)), 1));
       }
       out.Set("lossSum", Napi::Number::New(env, lossSum));
       out.Set("top", toJs<int32_t, Napi::Int32Array>(env, top, at::kInt));
@@ -524,7 +438,7 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
       const int64_t k = info[6].As<Napi::Number>().Int64Value();
       c10::InferenceMode im;
       Fwd f = weights(false, 0);
-      at::Tensor logits = head(f, encoder(b, f).index_select(0, pos));
+      at::Tensor logits = head_->tokenLogits(f, encoder_->hidden(b, f).index_select(0, pos));
       auto t = at::topk(at::softmax(logits, -1), k, -1, true, true);
       auto out = Napi::Object::New(env);
       out.Set("ids", toJs<int32_t, Napi::Int32Array>(env, std::get<1>(t), at::kInt));
@@ -539,7 +453,7 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
       Batch b = batch(info, 0);
       c10::InferenceMode im;
       Fwd f = weights(false, 0);
-      return toJs<float, Napi::Float32Array>(info.Env(), head(f, encoder(b, f)), at::kFloat);
+      return toJs<float, Napi::Float32Array>(info.Env(), head_->tokenLogits(f, encoder_->hidden(b, f)), at::kFloat);
     });
   }
 
