@@ -95,7 +95,9 @@ export const apps = [
     ...shared,
     name: `gradpool-worker-${i}`,
     args: 'worker',
-    env: { ...shared.env, ...(i < gpus ? { GRADPOOL_GPU: String(i) } : {}) },
+    // GRADPOOL_WORKER_INDEX: worker i serves /metrics on 9465 + i (GRADPOOL_METRICS_PORT in the
+    // environment would give every worker the same port: leave it to the coordinator).
+    env: { ...shared.env, GRADPOOL_WORKER_INDEX: String(i), ...(i < gpus ? { GRADPOOL_GPU: String(i) } : {}) },
     out_file: join(logDir, `worker-${i}.out.log`),
     error_file: join(logDir, `worker-${i}.err.log`),
     // SIGTERM (pm2 stop/restart/reload) makes the rank finish its optimizer

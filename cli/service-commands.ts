@@ -98,10 +98,11 @@ export async function localClusterTrain(path: string, workers: number, o: { engi
   // The processes' own logs (what pm2 would keep per process) go to files; this terminal follows the run.
   const logDir = join(process.cwd(), 'logs', `local-${process.pid}`);
   mkdirSync(logDir, { recursive: true });
-  const start = (name: string, args: string[]) =>
-    spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', openSync(join(logDir, `${name}.log`), 'a'), openSync(join(logDir, `${name}.log`), 'a')] });
+  const start = (name: string, args: string[], extra: Record<string, string> = {}) =>
+    spawn(process.execPath, [bin, ...args], { env: { ...env, ...extra }, stdio: ['ignore', openSync(join(logDir, `${name}.log`), 'a'), openSync(join(logDir, `${name}.log`), 'a')] });
   const children: ChildProcess[] = [start('coordinator', ['coordinator'])];
-  for (let i = 0; i < workers; i++) children.push(start(`worker-${i}`, ['worker']));
+  // Worker i serves /metrics on 9465 + i (gpu-worker/worker-metrics-server.ts).
+  for (let i = 0; i < workers; i++) children.push(start(`worker-${i}`, ['worker'], { GRADPOOL_WORKER_INDEX: String(i) }));
   process.stderr.write(`coordinator and ${workers} worker(s) started; their logs: ${logDir}\n`);
   const client = new GradpoolClient(config);
   const stopAll = async () => {

@@ -12,6 +12,7 @@ import { runPaths } from '../train/run-spec.ts';
 import { prepareRun } from '../train/prepare-run.ts';
 import { setRunStatus, type RunState } from '../protocol/run-status.ts';
 import { liveWorkers } from '../protocol/worker-registry.ts';
+import { startCoordinatorHttp, type CoordinatorHttp } from './http/coordinator-http.ts';
 
 /**
  * The coordinator: consumes training jobs (queue gradpool-jobs), validates
@@ -71,6 +72,7 @@ export class Coordinator {
   private readonly keys;
   private readonly log: (line: string) => void;
   private readonly gangDeadlineMs: number;
+  private http: CoordinatorHttp | null = null;
 
   constructor(private readonly o: CoordinatorOptions) {
     this.log = o.log ?? ((l) => process.stderr.write(`[coordinator] ${l}\n`));
@@ -98,6 +100,8 @@ export class Coordinator {
     });
     logRedisErrors(this.worker, 'jobs queue', this.log);
     await this.worker.waitUntilReady();
+    // /metrics, /healthz and the dashboard (coordinator/http/): a read-only view of Redis, plus cancel.
+    this.http = await startCoordinatorHttp(this.o.config, this.log);
     this.log(`ready (queue ${this.o.config.prefix}/${JOBS_QUEUE}, gang deadline ${this.gangDeadlineMs} ms)`);
   }
 
@@ -107,6 +111,7 @@ export class Coordinator {
    * (BullMQ hands it over when this one's lock lapses) reattaches to them.
    */
   async close(): Promise<void> {
+    await this.http?.close();
     await this.worker?.close(true);
     await this.rankEvents.close();
     await this.ranks.close();

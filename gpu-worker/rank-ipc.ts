@@ -6,6 +6,6 @@ export type ToRank = { type: 'start'; job: RankJobData; redisUrl: string; prefix
 
 export type FromRank =
   | { type: 'ready'; engine: string }
-  | { type: 'step'; report: StepReport; worldSize: number }
+  | { type: 'step'; report: StepReport; worldSize: number; peakRssBytes: number }
   | { type: 'done'; result: RankResult }
   | { type: 'failed'; message: string; gang: boolean };

@@ -51,9 +51,8 @@ async function runRank(job: RankJobData, redisUrl: string, prefix: string): Prom
       sync,
       resume: job.resume,
       shouldStop: () => stopRequested,
-      onStep: (report) => {
-        if (rank === 0) send({ type: 'step', report, worldSize });
-      },
+      // Every rank reports to its worker (metrics); the worker forwards rank 0's as progress.
+      onStep: (report) => send({ type: 'step', report, worldSize, peakRssBytes: process.resourceUsage().maxRSS * 1024 }),
     });
     send({
       type: 'done',

@@ -10,6 +10,7 @@ import { connectRedis, logRedisErrors, queueConnection } from '../protocol/redis
 import type { ServiceConfig } from '../protocol/service-config.ts';
 import type { StepReport } from '../train/train-step.ts';
 import type { FromRank, ToRank } from './rank-ipc.ts';
+import { startWorkerMetrics, type WorkerMetrics } from './worker-metrics-server.ts';
 
 /**
  * The worker's queue adapter: one BullMQ Worker (concurrency 1: one rank per
@@ -37,6 +38,7 @@ export class RankWorker {
   private heartbeat: NodeJS.Timeout | null = null;
   private child: ChildProcess | null = null;
   private busyWith: string | null = null;
+  private metrics: WorkerMetrics | null = null;
   private readonly keys;
   private readonly log: (line: string) => void;
 
@@ -50,6 +52,7 @@ export class RankWorker {
   async start(): Promise<void> {
     const lockDuration = this.o.lockDurationMs ?? Number(process.env.GRADPOOL_LOCK_MS ?? 60_000);
     await this.beat();
+    this.metrics = await startWorkerMetrics(this.redis, this.log);
     this.heartbeat = setInterval(() => void this.beat().catch(() => {}), 3000);
     this.worker = new Worker(RANKS_QUEUE, (job: Job<RankJobData>) => this.process(job), {
       connection: queueConnection(this.o.config.redisUrl),
@@ -74,6 +77,7 @@ export class RankWorker {
     const d = job.data;
     await this.redis.incr(this.keys.executions(job.id!));
     this.busyWith = `${d.runId}#${d.rank}`;
+    this.metrics?.recorder.startRank(d);
     await this.beat();
     this.log(`rank ${d.rank}/${d.worldSize} of run ${d.runId} (attempt ${d.attempt})`);
     const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
@@ -89,7 +93,10 @@ export class RankWorker {
       return await new Promise<RankResult>((resolve, reject) => {
         let settled = false;
         child.on('message', (m: FromRank) => {
-          if (m.type === 'step') void job.updateProgress(progressOf(m.report, m.worldSize)).catch(() => {});
+          if (m.type === 'step') {
+            this.metrics?.recorder.recordStep(m.report, m.peakRssBytes);
+            if (d.rank === 0) void job.updateProgress(progressOf(m.report, m.worldSize)).catch(() => {});
+          }
           else if (m.type === 'done') {
             settled = true;
             resolve(m.result);
@@ -127,6 +134,7 @@ export class RankWorker {
     await this.worker?.close();
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.redis.del(this.keys.worker(this.id)).catch(() => {});
+    await this.metrics?.close();
     this.redis.disconnect();
   }
 }

@@ -19,9 +19,11 @@ export function classificationTask(data: ClassificationData, stage: StageSpec, p
     samples: train.header.count,
     numClasses: data.labels.length,
     async microStep(engine, samples) {
+      const t0 = performance.now();
       const batch = classificationBatch(train, samples);
+      const dataSeconds = (performance.now() - t0) / 1000;
       const r = await engine.forwardBackwardClassify(batch, loss, true);
-      return { lossSum: r.lossSum, count: r.weightSum, tokens: realTokens(batch) };
+      return { lossSum: r.lossSum, count: r.weightSum, tokens: realTokens(batch), dataSeconds };
     },
     evaluate: (engine) => evaluateClassifier(engine, valid, data.labels, loss, { microBatch: plan.microBatch, maxSamples: stage.max_eval_samples }),
   };

@@ -15,9 +15,11 @@ export function mlmTask(run: RunContext, stage: StageSpec, plan: StagePlan): Sta
     samples: blocks.length,
     numClasses: run.spec.modelConfig.vocab_size,
     async microStep(engine, samples, epoch) {
+      const t0 = performance.now();
       const batch = builder.build(samples, plan.stage, epoch);
+      const dataSeconds = (performance.now() - t0) / 1000;
       const r = await engine.forwardBackward(batch, true);
-      return { lossSum: r.lossSum, count: r.maskedTokens, tokens: realTokens(batch) };
+      return { lossSum: r.lossSum, count: r.maskedTokens, tokens: realTokens(batch), dataSeconds };
     },
     evaluate: (engine) =>
       evaluate(engine, new BlockDataset(corpus.valid, plan.seqLen, run.spec.special), run.maskingFor(stage), {

@@ -11,9 +11,10 @@ export interface StageTask {
   /**
    * Forward/backward of this rank's micro-batch (gradients accumulate):
    * the summed loss, what the global mean divides it by (masked tokens, or
-   * the class weights of the labels), and the real tokens read.
+   * the class weights of the labels), the real tokens read, and the seconds
+   * spent building the batch (the step report's data time).
    */
-  microStep(engine: Engine, samples: Int32Array, epoch: number): Promise<{ lossSum: number; count: number; tokens: number }>;
+  microStep(engine: Engine, samples: Int32Array, epoch: number): Promise<{ lossSum: number; count: number; tokens: number; dataSeconds: number }>;
   /** Rank 0's validation pass, dropout off. */
   evaluate(engine: Engine): Promise<EvalMetrics>;
   /** Training samples (blocks or examples): what the plan was made for. */

@@ -224,7 +224,9 @@ async function trainStage(
     }
     // Never checkpoint weights the guard suspects: the last good checkpoint must be good.
     if (checkpointDue && !guard.suspicious) {
+      const tc = performance.now();
       checkpoint(run, state, result);
+      report.timings.checkpoint = (performance.now() - tc) / 1000;
       checkpointDue = false;
     }
     o.onStep?.(report);

@@ -5,6 +5,19 @@ import type { EvalMetrics } from './metrics/eval-metrics.ts';
 import type { RunContext } from './run-context.ts';
 import type { StageContext } from './stage-context.ts';
 
+/**
+ * Where an optimizer step's wall time went, in seconds (torchtitan's split):
+ * building micro-batches (masking, padding), forward+backward, the two
+ * all-reduces, the AdamW step, and writing a checkpoint after the step (0 when none).
+ */
+export interface StepTimings {
+  data: number;
+  forwardBackward: number;
+  allReduce: number;
+  optimizer: number;
+  checkpoint: number;
+}
+
 /** One optimizer step's figures: logged, sent as progress, kept in the result. */
 export interface StepReport {
   stage: number;
@@ -16,8 +29,12 @@ export interface StepReport {
   gradNorm: number;
   /** Wall time of this optimizer step. */
   seconds: number;
+  /** Real tokens of the global batch (all ranks) per second of this step. */
   tokensPerSec: number;
+  /** Sequences (or labelled examples) of the global batch per second of this step. */
+  samplesPerSec: number;
   etaSec: number;
+  timings: StepTimings;
   eval?: EvalMetrics;
 }
 
@@ -59,7 +76,9 @@ export async function trainStep(
   engine.zeroGrad();
   // [loss sum, count (masked tokens / class-weight sum), real tokens, stop requested]: one small all-reduce per step.
   const stats = new Float32Array(4);
+  const timings: StepTimings = { data: 0, forwardBackward: 0, allReduce: 0, optimizer: 0, checkpoint: 0 };
   for (let a = 0; a < plan.accumulation; a++) {
+    const tm = performance.now();
     const { epoch, samples } = s.order.microBatch(state.microCursor);
     let r;
     try {
@@ -67,14 +86,21 @@ export async function trainStep(
     } catch (e) {
       throw explainStepFailure(e as Error, plan, state, run.ckpt?.lastPath ?? null);
     }
+    // The task builds the batch (masking, padding) inside microStep and says how long that took.
+    const micro = (performance.now() - tm) / 1000;
+    const data = Math.min(micro, r.dataSeconds);
+    timings.data += data;
+    timings.forwardBackward += micro - data;
     state.microCursor++;
     stats[0] += r.lossSum;
     stats[1] += r.count;
     stats[2] += r.tokens;
   }
   stats[3] = stopRequested ? 1 : 0;
+  const tr = performance.now();
   await sync.allReduceSum(stats);
   await sync.allReduceSum(run.grads);
+  timings.allReduce = (performance.now() - tr) / 1000;
   const lr = learningRateAt(state.step, {
     peak: stage.learning_rate,
     warmup: plan.warmupSteps,
@@ -82,6 +108,7 @@ export async function trainStep(
     schedule: stage.schedule,
     minRatio: stage.min_lr_ratio,
   });
+  const to = performance.now();
   const { gradNorm } = await engine.optimizerStep({
     lr,
     beta1: stage.adam_beta1,
@@ -91,6 +118,7 @@ export async function trainStep(
     maxGradNorm: stage.max_grad_norm,
     gradScale: stats[1]! > 0 ? 1 / stats[1]! : 0,
   });
+  timings.optimizer = (performance.now() - to) / 1000;
   const loss = stats[1]! > 0 ? stats[0]! / stats[1]! : NaN;
   const invalid = !Number.isFinite(loss) ? `the loss is ${loss}` : !Number.isFinite(gradNorm) ? `the gradient norm is ${gradNorm}` : null;
   if (!invalid) {
@@ -109,7 +137,9 @@ export async function trainStep(
     gradNorm,
     seconds,
     tokensPerSec: stats[2]! / seconds,
+    samplesPerSec: plan.globalBatch / seconds,
     etaSec: clock.tick() * (plan.maxSteps - state.step),
+    timings,
   };
   return { report, stopRequested: stats[3]! > 0, invalid };
 }

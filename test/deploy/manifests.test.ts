@@ -83,6 +83,18 @@ test('overlays: the workers each layout promises, images pointed at the registry
   assert.ok(!(cpu.containers[0]!.c.env ?? []).some((e) => e.name === 'GRADPOOL_GPU'));
 });
 
+test('every overlay probes the coordinator on /healthz at the metrics port it listens on from outside the pod', () => {
+  for (const overlay of overlays) {
+    const coordinator = podContainers(render(overlay)).find(({ c }) => c.name === 'coordinator')!;
+    const c = coordinator.c as typeof coordinator.c & Record<string, any>;
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.GRADPOOL_METRICS_HOST, '0.0.0.0', coordinator.where);
+    const port = c.ports?.find((p: { name?: string }) => p.name === 'metrics')?.containerPort;
+    assert.equal(String(port), env.GRADPOOL_METRICS_PORT, coordinator.where);
+    for (const probe of [c.readinessProbe, c.livenessProbe]) assert.deepEqual(probe?.httpGet, { path: '/healthz', port: 'metrics' }, coordinator.where);
+  }
+});
+
 test('broken manifests fail, each with the field path named', async () => {
   const good = render(join(k8s, 'overlays', 'gpu-per-pod'));
   const breakOne = (kind: string, mutate: (o: Record<string, any>) => void): Located[] =>

@@ -1,0 +1,57 @@
+import { Queue } from 'bullmq';
+import { metricsAddressFromEnv, startMetricsServer, type MetricsServer } from '../../common/metrics-server.ts';
+import { JOBS_QUEUE, RANKS_QUEUE } from '../../protocol/queues.ts';
+import { connectRedis, logRedisErrors, queueConnection } from '../../protocol/redis.ts';
+import type { ServiceConfig } from '../../protocol/service-config.ts';
+import { GradpoolClient } from '../gradpool-client.ts';
+import { CoordinatorMetrics } from './coordinator-metrics.ts';
+import { dashboardRoutes } from './dashboard-routes.ts';
+import { PoolView } from './pool-view.ts';
+
+/**
+ * The coordinator's HTTP side, attached by one call in Coordinator.start():
+ * /metrics, /healthz and the dashboard on GRADPOOL_METRICS_PORT (default
+ * 9464; 0 = none), bound to GRADPOOL_METRICS_HOST (default 127.0.0.1), behind
+ * GRADPOOL_DASHBOARD_TOKEN when set. It reads the pool from Redis with its
+ * own connections (PoolView) and knows nothing of the coordinator's internals,
+ * so any scheduling inside the coordinator can change without touching it.
+ */
+export const COORDINATOR_METRICS_PORT = 9464;
+
+export interface CoordinatorHttp {
+  server: MetricsServer | null;
+  close(): Promise<void>;
+}
+
+export async function startCoordinatorHttp(config: ServiceConfig, log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<CoordinatorHttp> {
+  const address = metricsAddressFromEnv(COORDINATOR_METRICS_PORT, env);
+  if (!address) return { server: null, close: async () => {} };
+  const connection = queueConnection(config.redisUrl);
+  const queues = [JOBS_QUEUE, RANKS_QUEUE].map((name) => new Queue(name, { connection, prefix: config.prefix }));
+  for (const q of queues) logRedisErrors(q, `dashboard ${q.name}`, log);
+  const redis = connectRedis(config.redisUrl, 'dashboard', log);
+  const client = new GradpoolClient(config, log);
+  const view = new PoolView(redis, config.prefix, queues[0]!, queues[1]!);
+  const metrics = new CoordinatorMetrics(view, queues, config.prefix);
+  const server = await startMetricsServer({
+    address,
+    registry: metrics.registry,
+    extraMetrics: () => metrics.queueMetrics(),
+    health: async () => {
+      const pong = await Promise.race([redis.ping(), new Promise<string>((r) => setTimeout(() => r('timeout'), 2000))]);
+      return pong === 'PONG' ? { ok: true, detail: 'redis answers' } : { ok: false, detail: `redis: ${pong === 'timeout' ? 'no answer in 2 s' : pong}` };
+    },
+    handler: dashboardRoutes({ view, client, queues }),
+    token: env.GRADPOOL_DASHBOARD_TOKEN || null,
+    log,
+  });
+  return {
+    server,
+    close: async () => {
+      await server?.close();
+      await client.close();
+      await Promise.all(queues.map((q) => q.close()));
+      redis.disconnect();
+    },
+  };
+}

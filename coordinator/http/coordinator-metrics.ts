@@ -1,0 +1,100 @@
+import type { Queue } from 'bullmq';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PoolView } from './pool-view.ts';
+
+/**
+ * The coordinator's Prometheus registry: Node's process metrics, and the
+ * pool as Redis holds it, read at each scrape (any coordinator answers the
+ * same): workers by state, runs by state, the scheduling wait (submission to
+ * first step) and the runs the intake rejected, by reason. The queues' depths
+ * per state are BullMQ's own exposition (`queue.exportPrometheusMetrics()`),
+ * merged so each metric family appears once.
+ */
+export class CoordinatorMetrics {
+  readonly registry = new Registry();
+  /** Runs whose wait / rejection this process has counted (status hashes live 30 days). */
+  private readonly seenStarted = new Set<string>();
+  private readonly seenRejected = new Set<string>();
+
+  constructor(private readonly view: PoolView, private readonly queues: Queue[], private readonly prefix: string) {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    const wait = new Histogram({
+      name: 'gradpool_scheduling_wait_seconds',
+      help: 'From submission to the first training step, per run',
+      buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600],
+      registers,
+    });
+    const rejected = new Counter({ name: 'gradpool_intake_rejections_total', help: 'Runs the coordinator refused before training, by reason', labelNames: ['reason'], registers });
+    const waitingLongest = new Gauge({ name: 'gradpool_runs_waiting_longest_seconds', help: 'How long the longest-waiting run that has not started yet has waited', registers });
+    const workers = new Gauge({ name: 'gradpool_workers', help: 'Live workers (registry heartbeat) by state and device kind', labelNames: ['state', 'device'], registers });
+    const runs = new Gauge({
+      name: 'gradpool_runs',
+      help: 'Runs by state (status hashes Redis keeps, 30 days)',
+      labelNames: ['state'],
+      registers,
+      collect: async () => {
+        const now = Date.now();
+        const [ws, hashes] = await Promise.all([this.view.workers(), this.view.statusHashes()]);
+        workers.reset();
+        for (const state of ['busy', 'idle']) for (const device of ['gpu', 'cpu']) workers.set({ state, device }, 0);
+        for (const w of ws) workers.inc({ state: w.busy ? 'busy' : 'idle', device: w.gpu === null ? 'cpu' : 'gpu' });
+        runs.reset();
+        for (const s of ['QUEUED', 'PREPARING', 'WAITING_FOR_WORKERS', 'RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']) runs.set({ state: s }, 0);
+        let longest = 0;
+        for (const [id, h] of hashes) {
+          if (!h.state) continue;
+          runs.inc({ state: h.state });
+          const created = Number(h.created_at_ms ?? 0);
+          const started = Number(h.started_at_ms ?? 0);
+          if (started > 0 && created > 0 && !this.seenStarted.has(id)) {
+            this.seenStarted.add(id);
+            wait.observe(Math.max(0, (started - created) / 1000));
+          }
+          if (!started && created > 0 && ['QUEUED', 'PREPARING', 'WAITING_FOR_WORKERS'].includes(h.state)) longest = Math.max(longest, (now - created) / 1000);
+          if (h.state === 'FAILED' && !started && !this.seenRejected.has(id)) {
+            this.seenRejected.add(id);
+            rejected.inc({ reason: rejectionReason(h.message ?? '') });
+          }
+        }
+        waitingLongest.set(longest);
+      },
+    });
+  }
+
+  /** BullMQ's gauges of every queue, as one exposition (HELP/TYPE once per family). */
+  async queueMetrics(): Promise<string> {
+    const texts = await Promise.all(this.queues.map((q) => q.exportPrometheusMetrics({ prefix: this.prefix })));
+    return mergeExpositions(texts);
+  }
+}
+
+/**
+ * Why the intake refused a run, from the message it stored: a job that fails
+ * the schema or validation (field paths), a run folder that already holds a
+ * run, or a failure while preparing (tokenizing, planning, files).
+ */
+export function rejectionReason(message: string): string {
+  if (/already holds a run/.test(message)) return 'run_folder_exists';
+  if (/: invalid job\b|^(payload|envelope|schema|encoding)\b|gradpool\.v1\./.test(message)) return 'invalid_job';
+  if (/world size|not divisible/.test(message)) return 'plan';
+  return 'preparation_failed';
+}
+
+/** Concatenates Prometheus text expositions, grouping each family's samples under one HELP/TYPE. */
+export function mergeExpositions(texts: string[]): string {
+  const families = new Map<string, { meta: string[]; samples: string[] }>();
+  for (const text of texts) {
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      const meta = /^# (HELP|TYPE) (\S+)/.exec(line);
+      const name = meta ? meta[2]! : line.split(/[{\s]/)[0]!;
+      const f = families.get(name) ?? { meta: [], samples: [] };
+      families.set(name, f);
+      if (meta) {
+        if (!f.meta.some((m) => m.startsWith(`# ${meta[1]} `))) f.meta.push(line);
+      } else f.samples.push(line);
+    }
+  }
+  return [...families.values()].map((f) => [...f.meta, ...f.samples].join('\n')).join('\n');
+}
