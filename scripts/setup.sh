@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # libopenblas0-pthread: takes over libblas.so.3, or every torch figure uses the reference BLAS.
 # libgloo-dev: the collectives addon's TCP backend.
 # libtorch-dev: the libtorch engine (Debian's PyTorch 1.13 C++ library and headers).
-packages=(python3-torch python3-numpy libopenblas0-pthread libgloo-dev libtorch-dev g++ make python3 redis-server)
+# chromium, fonts-liberation: the dashboard's browser test (playwright-core drives Debian's Chromium).
+packages=(python3-torch python3-numpy libopenblas0-pthread libgloo-dev libtorch-dev g++ make python3 redis-server chromium fonts-liberation)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -74,10 +74,20 @@ function chart(id, label, color) {
     width: Math.max(360, target.clientWidth || 420),
     height: 200,
     scales: { x: { time: false } },
-    axes: [{ label: 'global step' }, {}],
+    axes: [
+      { label: 'global step', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] },
+      { size: 64, values: (_u, vals) => vals.map(tick) },
+    ],
     series: [{ label: 'step' }, { label, stroke: color, width: 1.5, spanGaps: true }],
   }, [[], []], target);
   return { u, target };
+}
+
+/** Axis labels that stay distinct from 1e-6 (learning rates) to 1e5 (early perplexities). */
+function tick(v) {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a < 0.01 || a >= 1e5 ? v.toExponential(1) : a >= 100 ? String(Math.round(v)) : String(Number(v.toPrecision(3)));
 }
 
 function setSeries(c, xs, ys) {
