@@ -17,8 +17,10 @@ const USAGE = `gradpool — BERT masked-language-model training and sequence cla
   gradpool plan <job.yaml> [--world N]          print each stage's plan and exit
   gradpool submit <job.yaml> [--follow] [--world N] [--priority P] [--resume] [--id ID]
   gradpool status <id> | cancel <id> | runs
-  gradpool coordinator                          serve the jobs queue (GRADPOOL_REDIS_URL, GRADPOOL_PREFIX)
-  gradpool worker [--gpu N]                     serve one rank at a time on the ranks queue
+  gradpool coordinator                          serve the jobs queue (GRADPOOL_REDIS_URL, GRADPOOL_PREFIX), and the
+                                                dashboard, /metrics, /healthz on 127.0.0.1:9464 (GRADPOOL_METRICS_PORT,
+                                                GRADPOOL_METRICS_HOST, GRADPOOL_DASHBOARD_TOKEN)
+  gradpool worker [--gpu N]                     serve one rank at a time on the ranks queue; /metrics on 9465 + GRADPOOL_WORKER_INDEX
   gradpool fill-mask <run or HF folder> "text with [MASK]" [--top-k 5] [--checkpoint best|last] [--json]
   gradpool classify <run or HF folder> "text" ["second text"] [--checkpoint best|last] [--json]
   gradpool classify <run or HF folder> --input file.csv|.tsv|.jsonl [--json] [--text-field F] [--pair-field F] [--label-field F]

@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { metricsAddressFromEnv } from '../common/metrics-server.ts';
 import { formatSeconds } from '../common/progress.ts';
+import { COORDINATOR_METRICS_PORT } from '../coordinator/http/coordinator-http.ts';
+import { WORKER_METRICS_BASE_PORT } from '../gpu-worker/worker-metrics-server.ts';
 import { serviceConfigFromEnv, type ServiceConfig } from '../protocol/service-config.ts';
 import { GradpoolClient, type SubmitOptions } from '../coordinator/gradpool-client.ts';
 import { Coordinator } from '../coordinator/coordinator.ts';
@@ -101,9 +104,13 @@ export async function localClusterTrain(path: string, workers: number, o: { engi
   const start = (name: string, args: string[], extra: Record<string, string> = {}) =>
     spawn(process.execPath, [bin, ...args], { env: { ...env, ...extra }, stdio: ['ignore', openSync(join(logDir, `${name}.log`), 'a'), openSync(join(logDir, `${name}.log`), 'a')] });
   const children: ChildProcess[] = [start('coordinator', ['coordinator'])];
-  // Worker i serves /metrics on 9465 + i (gpu-worker/worker-metrics-server.ts).
-  for (let i = 0; i < workers; i++) children.push(start(`worker-${i}`, ['worker'], { GRADPOOL_WORKER_INDEX: String(i) }));
+  // The coordinator serves on GRADPOOL_METRICS_PORT (9464), worker i on 9465 + i; none at all with 0.
+  const web = metricsAddressFromEnv(COORDINATOR_METRICS_PORT, env);
+  for (let i = 0; i < workers; i++) {
+    children.push(start(`worker-${i}`, ['worker'], { GRADPOOL_WORKER_INDEX: String(i), GRADPOOL_METRICS_PORT: web ? String(WORKER_METRICS_BASE_PORT + i) : '0' }));
+  }
   process.stderr.write(`coordinator and ${workers} worker(s) started; their logs: ${logDir}\n`);
+  if (web) process.stderr.write(`dashboard: http://${web.host}:${web.port}/ (metrics: /metrics; workers' metrics on ports ${WORKER_METRICS_BASE_PORT}-${WORKER_METRICS_BASE_PORT + workers - 1})\n`);
   const client = new GradpoolClient(config);
   const stopAll = async () => {
     for (const c of children) c.kill('SIGTERM');

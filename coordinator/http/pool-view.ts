@@ -37,6 +37,15 @@ export interface RunDetail extends RunRow {
   evals: { step: number[]; loss: number[]; perplexity: number[]; accuracy: number[] };
 }
 
+/** Points per curve sent to the page: a long run's steps are thinned evenly (the last one always kept). */
+const MAX_POINTS = 4000;
+
+function thin<T>(xs: T[], max: number): T[] {
+  if (xs.length <= max) return xs;
+  const stride = Math.ceil(xs.length / max);
+  return xs.filter((_, i) => i % stride === 0 || i === xs.length - 1);
+}
+
 export class PoolView {
   private readonly keys;
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly jobs: Queue, private readonly ranks: Queue) {
@@ -96,7 +105,7 @@ export class PoolView {
         .sort((a, b) => b.modifiedMs - a.modifiedMs);
     }
     const log = readCurrentLog(runDir);
-    for (const s of log.steps) {
+    for (const s of thin(log.steps, MAX_POINTS)) {
       detail.curves.step.push(s.globalStep);
       detail.curves.loss.push(s.loss);
       detail.curves.lr.push(s.lr);
