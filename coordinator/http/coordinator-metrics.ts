@@ -16,50 +16,63 @@ export class CoordinatorMetrics {
   private readonly seenStarted = new Set<string>();
   private readonly seenRejected = new Set<string>();
 
+  private refreshing: { at: number; done: Promise<void> } | null = null;
+  private readonly wait: Histogram;
+  private readonly rejected: Counter<'reason'>;
+  private readonly waitingLongest: Gauge;
+  private readonly workers: Gauge<'state' | 'device'>;
+  private readonly runs: Gauge<'state'>;
+
   constructor(private readonly view: PoolView, private readonly queues: Queue[], private readonly prefix: string) {
     collectDefaultMetrics({ register: this.registry });
+    // prom-client collects each metric on its own: every one waits for the same read of Redis.
     const registers = [this.registry];
-    const wait = new Histogram({
+    const collect = () => this.refresh();
+    this.wait = new Histogram({
       name: 'gradpool_scheduling_wait_seconds',
       help: 'From submission to the first training step, per run',
       buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600],
       registers,
+      collect,
     });
-    const rejected = new Counter({ name: 'gradpool_intake_rejections_total', help: 'Runs the coordinator refused before training, by reason', labelNames: ['reason'], registers });
-    const waitingLongest = new Gauge({ name: 'gradpool_runs_waiting_longest_seconds', help: 'How long the longest-waiting run that has not started yet has waited', registers });
-    const workers = new Gauge({ name: 'gradpool_workers', help: 'Live workers (registry heartbeat) by state and device kind', labelNames: ['state', 'device'], registers });
-    const runs = new Gauge({
-      name: 'gradpool_runs',
-      help: 'Runs by state (status hashes Redis keeps, 30 days)',
-      labelNames: ['state'],
-      registers,
-      collect: async () => {
-        const now = Date.now();
-        const [ws, hashes] = await Promise.all([this.view.workers(), this.view.statusHashes()]);
-        workers.reset();
-        for (const state of ['busy', 'idle']) for (const device of ['gpu', 'cpu']) workers.set({ state, device }, 0);
-        for (const w of ws) workers.inc({ state: w.busy ? 'busy' : 'idle', device: w.gpu === null ? 'cpu' : 'gpu' });
-        runs.reset();
-        for (const s of ['QUEUED', 'PREPARING', 'WAITING_FOR_WORKERS', 'RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']) runs.set({ state: s }, 0);
-        let longest = 0;
-        for (const [id, h] of hashes) {
-          if (!h.state) continue;
-          runs.inc({ state: h.state });
-          const created = Number(h.created_at_ms ?? 0);
-          const started = Number(h.started_at_ms ?? 0);
-          if (started > 0 && created > 0 && !this.seenStarted.has(id)) {
-            this.seenStarted.add(id);
-            wait.observe(Math.max(0, (started - created) / 1000));
-          }
-          if (!started && created > 0 && ['QUEUED', 'PREPARING', 'WAITING_FOR_WORKERS'].includes(h.state)) longest = Math.max(longest, (now - created) / 1000);
-          if (h.state === 'FAILED' && !started && !this.seenRejected.has(id)) {
-            this.seenRejected.add(id);
-            rejected.inc({ reason: rejectionReason(h.message ?? '') });
-          }
-        }
-        waitingLongest.set(longest);
-      },
-    });
+    this.rejected = new Counter({ name: 'gradpool_intake_rejections_total', help: 'Runs the coordinator refused before training, by reason', labelNames: ['reason'], registers, collect });
+    this.waitingLongest = new Gauge({ name: 'gradpool_runs_waiting_longest_seconds', help: 'How long the longest-waiting run that has not started yet has waited', registers, collect });
+    this.workers = new Gauge({ name: 'gradpool_workers', help: 'Live workers (registry heartbeat) by state and device kind', labelNames: ['state', 'device'], registers, collect });
+    this.runs = new Gauge({ name: 'gradpool_runs', help: 'Runs by state (status hashes Redis keeps, 30 days)', labelNames: ['state'], registers, collect });
+  }
+
+  /** One read of Redis per scrape (reused for a second), shared by every metric above. */
+  private refresh(): Promise<void> {
+    if (!this.refreshing || Date.now() - this.refreshing.at > 1000) this.refreshing = { at: Date.now(), done: this.read() };
+    return this.refreshing.done;
+  }
+
+  private async read(): Promise<void> {
+    const now = Date.now();
+    const [ws, hashes] = await Promise.all([this.view.workers(), this.view.statusHashes()]);
+    const { workers, runs } = this;
+    workers.reset();
+    for (const state of ['busy', 'idle']) for (const device of ['gpu', 'cpu']) workers.set({ state, device }, 0);
+    for (const w of ws) workers.inc({ state: w.busy ? 'busy' : 'idle', device: w.gpu === null ? 'cpu' : 'gpu' });
+    runs.reset();
+    for (const s of ['QUEUED', 'PREPARING', 'WAITING_FOR_WORKERS', 'RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']) runs.set({ state: s }, 0);
+    let longest = 0;
+    for (const [id, h] of hashes) {
+      if (!h.state) continue;
+      runs.inc({ state: h.state });
+      const created = Number(h.created_at_ms ?? 0);
+      const started = Number(h.started_at_ms ?? 0);
+      if (started > 0 && created > 0 && !this.seenStarted.has(id)) {
+        this.seenStarted.add(id);
+        this.wait.observe(Math.max(0, (started - created) / 1000));
+      }
+      if (!started && created > 0 && ['QUEUED', 'PREPARING', 'WAITING_FOR_WORKERS'].includes(h.state)) longest = Math.max(longest, (now - created) / 1000);
+      if (h.state === 'FAILED' && !started && !this.seenRejected.has(id)) {
+        this.seenRejected.add(id);
+        this.rejected.inc({ reason: rejectionReason(h.message ?? '') });
+      }
+    }
+    this.waitingLongest.set(longest);
   }
 
   /** BullMQ's gauges of every queue, as one exposition (HELP/TYPE once per family). */

@@ -35,7 +35,8 @@ const scrape = async (url: string) => {
 
 test('during a run: the worker exports the run\'s tokens/s, loss and step split; the coordinator the pool and the queues', async () => {
   const dir = scratchDir('metrics-run');
-  const job = testJob(dir, { name: 'metrics' }, { max_steps: 60, eval_interval: 20, max_eval_samples: 8, checkpoint_interval: 20 });
+  // Far more steps than the test waits for (it cancels the run), so the scrapes happen during it on any machine.
+  const job = testJob(dir, { name: 'metrics' }, { max_steps: 5000, eval_interval: 10, max_eval_samples: 8, checkpoint_interval: 10 });
   const id = await cluster.client.submit(job, { worldSize: 1 });
   // While it trains (status RUNNING), both endpoints show it.
   const w = await until('the run\'s step metrics on the worker', 60_000, async () => {
@@ -71,18 +72,25 @@ test('during a run: the worker exports the run\'s tokens/s, loss and step split;
   assert.equal(c.split('\n').filter((l) => l === '# HELP bullmq_job_count Number of jobs in the queue by state').length, 1);
   assert.ok(samples(c, 'bullmq_job_count').some((s) => s.labels.queue === 'gradpool-ranks' && s.labels.prefix === cluster.prefix));
 
-  const result = await cluster.client.result(id);
-  assert.ok(result.finished);
-  // After the run: its evaluation figures and the scheduling wait.
-  const w2 = await scrape(workerUrl);
+  // Its evaluation figures and timed checkpoints, once the first evaluation (step 10) is in.
+  const w2 = await until('an evaluation and a checkpoint on the worker', 60_000, async () => {
+    const text = await scrape(workerUrl);
+    const ckpt = of(text, 'gradpool_rank_step_phase_seconds_total').find((s) => s.labels.phase === 'checkpoint');
+    return of(text, 'gradpool_rank_eval_perplexity').length && ckpt && ckpt.value > 0 ? text : null;
+  });
   const ppl = of(w2, 'gradpool_rank_eval_perplexity')[0]!.value;
   assert.ok(ppl > 1 && Number.isFinite(ppl), `perplexity ${ppl}`);
   const acc = of(w2, 'gradpool_rank_eval_masked_accuracy')[0]!.value;
   assert.ok(acc >= 0 && acc <= 1);
-  assert.ok(of(w2, 'gradpool_rank_step_phase_seconds_total').find((s) => s.labels.phase === 'checkpoint')!.value > 0, 'checkpoints every 20 steps were timed');
+  await cluster.client.cancel(id);
+  const result = await cluster.client.result(id);
+  assert.ok(result.cancelled);
   const c2 = await scrape(coordinatorUrl);
   assert.equal(samples(c2, 'gradpool_scheduling_wait_seconds_count')[0]?.value, 1);
-  assert.equal(samples(c2, 'gradpool_runs').find((s) => s.labels.state === 'COMPLETED')?.value, 1);
+  assert.equal(samples(c2, 'gradpool_runs').find((s) => s.labels.state === 'CANCELLED')?.value, 1);
+  // One scrape is one consistent read: the worker is idle again in the very first one after the run.
+  const idle = samples(c2, 'gradpool_workers').find((s) => s.labels.state === 'idle' && s.labels.device === 'cpu');
+  assert.equal(idle?.value, 1, c2);
   const health = await fetch(`${coordinatorUrl}/healthz`);
   assert.equal(health.status, 200);
   assert.equal((await fetch(`${workerUrl}/healthz`)).status, 200);
