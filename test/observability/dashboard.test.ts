@@ -43,7 +43,8 @@ test('the dashboard: no console errors, a live loss curve, Bull Board, and a can
   const id = await cluster.client.submit(job, { worldSize: 1 });
 
   assert.equal((await fetch(`${base}/api/pool`)).status, 401, 'the token is required');
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
@@ -78,6 +79,11 @@ test('the dashboard: no console errors, a live loss curve, Bull Board, and a can
   // Bull Board, mounted under /queues, sees both queues (the page's cookie carries the token).
   const queues = await page.evaluate(async () => (await (await fetch('/queues/api/queues?activeQueue=&page=1&jobsPerPage=10')).json()) as { queues: Array<{ name: string }> });
   assert.deepEqual(queues.queues.map((q) => q.name).sort(), ['gradpool-jobs', 'gradpool-ranks']);
+  // And its page renders them.
+  const board = await context.newPage(); // the same context: it carries the token's cookie
+  await board.goto(`${base}/queues/`);
+  await board.getByText('gradpool-ranks').first().waitFor({ timeout: 30_000 });
+  await board.close();
 
   await page.click('#cancel');
   await until('the page to show the run cancelled', 60_000, async () => (await page.textContent('#run-state')) === 'CANCELLED');
