@@ -83,7 +83,7 @@ test('overlays: the workers each layout promises, images pointed at the registry
   assert.ok(!(cpu.containers[0]!.c.env ?? []).some((e) => e.name === 'GRADPOOL_GPU'));
 });
 
-test('every overlay probes the coordinator on /healthz at the metrics port it listens on from outside the pod', () => {
+test('every overlay probes the coordinator on /healthz at the metrics port, and every worker serves /metrics on its own port, from outside the pod', () => {
   for (const overlay of overlays) {
     const coordinator = podContainers(render(overlay)).find(({ c }) => c.name === 'coordinator')!;
     const c = coordinator.c as typeof coordinator.c & Record<string, any>;
@@ -92,6 +92,14 @@ test('every overlay probes the coordinator on /healthz at the metrics port it li
     const port = c.ports?.find((p: { name?: string }) => p.name === 'metrics')?.containerPort;
     assert.equal(String(port), env.GRADPOOL_METRICS_PORT, coordinator.where);
     for (const probe of [c.readinessProbe, c.livenessProbe]) assert.deepEqual(probe?.httpGet, { path: '/healthz', port: 'metrics' }, coordinator.where);
+    // Workers: worker i of a pod serves on 9465 + i, on the pod network, one declared port each.
+    for (const { c: w, where } of podContainers(render(overlay)).filter(({ c }) => c.name.startsWith('worker'))) {
+      const wenv = Object.fromEntries((w.env ?? []).map((e) => [e.name, e.value]));
+      assert.equal(wenv.GRADPOOL_METRICS_HOST, '0.0.0.0', where);
+      const perPod = Number(wenv.GRADPOOL_WORKERS ?? 1);
+      const ports = ((w as Record<string, any>).ports ?? []).map((p: { containerPort: number }) => p.containerPort).sort((a: number, b: number) => a - b);
+      assert.deepEqual(ports, Array.from({ length: perPod }, (_, i) => 9465 + i), where);
+    }
   }
 });
 
