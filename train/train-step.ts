@@ -8,7 +8,8 @@ import type { StageContext } from './stage-context.ts';
 /**
  * Where an optimizer step's wall time went, in seconds (torchtitan's split):
  * building micro-batches (masking, padding), forward+backward, the two
- * all-reduces, the AdamW step, and writing a checkpoint after the step (0 when none).
+ * all-reduces, the AdamW step, and writing a checkpoint after the step (0 when none;
+ * the log's step record is written before the checkpoint, so only onStep sees it).
  */
 export interface StepTimings {
   data: number;
