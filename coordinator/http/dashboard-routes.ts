@@ -17,7 +17,7 @@ import type { PoolView } from './pool-view.ts';
  *   /assets/*                 its script and style, and uPlot from node_modules (no CDN)
  *   /api/pool                 workers, runs, queue counts
  *   /api/runs/:id             one run: status, stage plans, checkpoints, curves from logs/train.jsonl
- *   POST /api/runs/:id/cancel cancels the run (GradpoolClient.cancel)
+ *   POST /api/runs/:id/cancel cancels the run (GradpoolClient.cancel; header X-Gradpool-Action: cancel)
  *   /queues/*                 Bull Board over both queues
  */
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,6 +53,9 @@ export function dashboardRoutes(o: { view: PoolView; client: GradpoolClient; que
     if (m) {
       const id = decodeURIComponent(m[1]!);
       if (m[2] && req.method === 'POST') {
+        // A custom header makes a cross-site POST need a CORS preflight, which this server never grants:
+        // another web page in the operator's browser cannot cancel runs.
+        if (req.headers['x-gradpool-action'] !== 'cancel') return json(res, 403, { error: 'send the header X-Gradpool-Action: cancel' });
         await o.client.cancel(id);
         return json(res, 200, { id, cancelled: true });
       }

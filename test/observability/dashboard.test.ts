@@ -85,6 +85,9 @@ test('the dashboard: no console errors, a live loss curve, Bull Board, and a can
   await board.getByText('gradpool-ranks').first().waitFor({ timeout: 30_000 });
   await board.close();
 
+  // A cancel without the dashboard's header (what a cross-site form could send) is refused.
+  const forged = await fetch(`${base}/api/runs/${encodeURIComponent(id)}/cancel`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+  assert.equal(forged.status, 403);
   await page.click('#cancel');
   await until('the page to show the run cancelled', 60_000, async () => (await page.textContent('#run-state')) === 'CANCELLED');
   const status = await cluster.client.status(id);

@@ -136,7 +136,7 @@ function select(id) {
 $('#cancel').addEventListener('click', async () => {
   if (!selected) return;
   $('#cancel').disabled = true;
-  await getJson(`/api/runs/${encodeURIComponent(selected)}/cancel`, { method: 'POST' });
+  await getJson(`/api/runs/${encodeURIComponent(selected)}/cancel`, { method: 'POST', headers: { 'X-Gradpool-Action': 'cancel' } });
   void refresh();
 });
 
