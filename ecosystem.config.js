@@ -95,9 +95,14 @@ export const apps = [
     ...shared,
     name: `gradpool-worker-${i}`,
     args: 'worker',
-    // GRADPOOL_WORKER_INDEX: worker i serves /metrics on 9465 + i (GRADPOOL_METRICS_PORT in the
-    // environment would give every worker the same port: leave it to the coordinator).
-    env: { ...shared.env, GRADPOOL_WORKER_INDEX: String(i), ...(i < gpus ? { GRADPOOL_GPU: String(i) } : {}) },
+    // Worker i serves /metrics on 9465 + i (GRADPOOL_METRICS_PORT from the shell is the
+    // coordinator's; 0 turns every server off).
+    env: {
+      ...shared.env,
+      GRADPOOL_WORKER_INDEX: String(i),
+      GRADPOOL_METRICS_PORT: process.env.GRADPOOL_METRICS_PORT === '0' ? '0' : String(9465 + i),
+      ...(i < gpus ? { GRADPOOL_GPU: String(i) } : {}),
+    },
     out_file: join(logDir, `worker-${i}.out.log`),
     error_file: join(logDir, `worker-${i}.err.log`),
     // SIGTERM (pm2 stop/restart/reload) makes the rank finish its optimizer
