@@ -26,6 +26,10 @@ export interface CoordinatorHttp {
 export async function startCoordinatorHttp(config: ServiceConfig, log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<CoordinatorHttp> {
   const address = metricsAddressFromEnv(COORDINATOR_METRICS_PORT, env);
   if (!address) return { server: null, close: async () => {} };
+  const token = env.GRADPOOL_DASHBOARD_TOKEN || null;
+  if (!token && !['127.0.0.1', 'localhost', '::1'].includes(address.host)) {
+    log(`dashboard: listening on ${address.host} without GRADPOOL_DASHBOARD_TOKEN: whoever reaches port ${address.port} sees every run and can cancel it`);
+  }
   const connection = queueConnection(config.redisUrl);
   const queues = [JOBS_QUEUE, RANKS_QUEUE].map((name) => new Queue(name, { connection, prefix: config.prefix }));
   for (const q of queues) logRedisErrors(q, `dashboard ${q.name}`, log);
@@ -42,7 +46,7 @@ export async function startCoordinatorHttp(config: ServiceConfig, log: (line: st
       return pong === 'PONG' ? { ok: true, detail: 'redis answers' } : { ok: false, detail: `redis: ${pong === 'timeout' ? 'no answer in 2 s' : pong}` };
     },
     handler: dashboardRoutes({ view, client, queues }),
-    token: env.GRADPOOL_DASHBOARD_TOKEN || null,
+    token,
     log,
   });
   return {
