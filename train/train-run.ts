@@ -9,6 +9,7 @@ import { divergedError } from './failures.ts';
 import { evaluateAndJudge, evaluateOnRank0 } from './evaluate-and-judge.ts';
 import type { GradientSync } from './gradient-sync.ts';
 import type { EvalMetrics } from './metrics/eval-metrics.ts';
+import { agreeGradientPath } from './engine-sync.ts';
 import { openRunContext, type RunContext } from './run-context.ts';
 import type { RunLogger } from './run-logger.ts';
 import type { RunSpec } from './run-spec.ts';
@@ -62,6 +63,7 @@ type StageEnd = { kind: 'paused'; reason: string } | { kind: 'stopped'; reason: 
  */
 export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainResult> {
   const run = openRunContext(spec, o);
+  run.gradientPath = await agreeGradientPath(run.engine, run.sync, run.gradientPath, (l) => run.rank0 && run.log.say(l));
   const started = performance.now();
   const removed = run.ckpt?.removeStaleTemporaries() ?? [];
   if (removed.length) run.log.say(`removed ${removed.length} temporary file(s) of interrupted checkpoint writes: ${removed.join(', ')}`);
@@ -284,7 +286,7 @@ async function beginStage(run: RunContext, s: StageContext, state: TrainerState,
   engine.loadOptimizerState({ step: 0, expAvg: new Float32Array(engine.numParams), expAvgSq: new Float32Array(engine.numParams) });
   const e = engine.info;
   if (run.rank0) run.log.say(formatPlan(s.plan, `${e.engine}/${e.backend} (${e.device}, ${e.dtype}, ${e.threads} thread${e.threads === 1 ? '' : 's'})`));
-  run.log.event('plan', { ...s.plan, task: s.stage.task, engine: e });
+  run.log.event('plan', { ...s.plan, task: s.stage.task, engine: e, gradient_sync: run.gradientPath });
   const m = await evaluateOnRank0(run, s, state);
   if (m && Number.isFinite(m.loss)) state.lowestEvalLoss = Math.min(state.lowestEvalLoss ?? Infinity, m.loss);
   if (s.plan.stage === 0 && m) result.firstEval = m;

@@ -40,7 +40,8 @@ export class EtaClock {
  * forward/backward with no communication, each backpropagating the *sum* of
  * its losses (masked tokens, or labelled sequences weighted by class); one
  * all-reduce of [loss sum, count, tokens, stop requested] and one of the flat
- * gradient; then the identical AdamW step with gradScale = 1 / (the global
+ * gradient (or, on the engine path, the engine's bucketed all-reduces started
+ * during the last micro-batch's backward); then the identical AdamW step with gradScale = 1 / (the global
  * batch's count: masked tokens, or the sum of its labels' class weights), so
  * the update is the same for 1 rank or N. Advances `state`; a step whose
  * loss or gradient is not finite is not applied, not counted, and reported
@@ -59,7 +60,10 @@ export async function trainStep(
   engine.zeroGrad();
   // [loss sum, count (masked tokens / class-weight sum), real tokens, stop requested]: one small all-reduce per step.
   const stats = new Float32Array(4);
+  const engineSync = run.gradientPath === 'engine';
   for (let a = 0; a < plan.accumulation; a++) {
+    // Engine path: only the last micro-batch's backward communicates (its buckets, as they fill).
+    if (engineSync && a === plan.accumulation - 1) engine.collectives!.armGradientSync();
     const { epoch, samples } = s.order.microBatch(state.microCursor);
     let r;
     try {
@@ -73,8 +77,15 @@ export async function trainStep(
     stats[2] += r.tokens;
   }
   stats[3] = stopRequested ? 1 : 0;
-  await sync.allReduceSum(stats);
-  await sync.allReduceSum(run.grads);
+  if (engineSync) {
+    // gradientSync() submits any bucket backward did not before it returns, so the gradient's
+    // collectives precede the stats' on every rank; both are then awaited together.
+    const [report] = await Promise.all([engine.collectives!.gradientSync(), sync.allReduceSum(stats)]);
+    run.lastGradientSync = report;
+  } else {
+    await sync.allReduceSum(stats);
+    await sync.allReduceSum(run.grads);
+  }
   const lr = learningRateAt(state.step, {
     peak: stage.learning_rate,
     warmup: plan.warmupSteps,
