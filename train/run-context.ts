@@ -27,8 +27,6 @@ export interface RunContext {
   tb: TensorBoardWriter | null;
   /** The MLM corpus' token caches, opened on first use (a classification-only run has none). */
   mlmCorpus(): { train: TokenCache; valid: TokenCache };
-  /** The engine's flat gradient buffer (all-reduced in place each step); a new model brings a new one. */
-  grads: Float32Array;
   /** Who sums the gradient: the engine during backward, or the trainer after it (engine-sync.ts). */
   gradientPath: GradientPath;
   /** The engine path's figures for the last step (overlap of communication with backward). */
@@ -55,7 +53,6 @@ export function openRunContext(spec: RunSpec, o: { engine: Engine; sync: Gradien
     ckpt: rank0 ? new Checkpointer(paths.checkpoints, spec.job.keep_last) : null,
     tb: rank0 ? new TensorBoardWriter(paths.tensorboard) : null,
     mlmCorpus: () => (corpus ??= { train: TokenCache.open(spec.trainCache, spec.cacheKey), valid: TokenCache.open(spec.validCache, spec.cacheKey) }),
-    grads: o.engine.gradients(),
     gradientPath: chooseGradientPath(o.engine, o.sync, { log: (l) => rank0 && log.say(l) }),
     lastGradientSync: null,
     lastCheckpoint: null,

@@ -155,7 +155,6 @@ function loadResumePoint(run: RunContext, reason: string): ResumePoint {
   if (p.refused.length) run.log.say(`resuming from ${p.path} instead (the newest checkpoint that verifies)`);
   run.engine.setModel(resumedHead(run.spec, p.checkpoint), p.checkpoint.model, p.path);
   run.engine.loadOptimizerState(p.checkpoint.optimizer);
-  run.grads = run.engine.gradients();
   const c = p.checkpoint.state;
   run.lastCheckpoint = { path: p.path, globalStep: c.globalStep };
   run.log.event(
@@ -282,7 +281,6 @@ async function beginStage(run: RunContext, s: StageContext, state: TrainerState,
     state.badEvals = 0;
     state.lowestEvalLoss = undefined;
   }
-  run.grads = engine.gradients();
   engine.loadOptimizerState({ step: 0, expAvg: new Float32Array(engine.numParams), expAvgSq: new Float32Array(engine.numParams) });
   const e = engine.info;
   if (run.rank0) run.log.say(formatPlan(s.plan, `${e.engine}/${e.backend} (${e.device}, ${e.dtype}, ${e.threads} thread${e.threads === 1 ? '' : 's'})`));

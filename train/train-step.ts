@@ -84,7 +84,9 @@ export async function trainStep(
     run.lastGradientSync = report;
   } else {
     await sync.allReduceSum(stats);
-    await sync.allReduceSum(run.grads);
+    // The engine's flat gradient buffer (the same array every call; a new model brings a new one).
+    // Asked for only here: on CUDA it is a pinned host mirror, which the engine path never needs.
+    if (sync.worldSize > 1) await sync.allReduceSum(engine.gradients());
   }
   const lr = learningRateAt(state.step, {
     peak: stage.learning_rate,

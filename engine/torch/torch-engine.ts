@@ -177,7 +177,8 @@ export class TorchEngine implements Engine {
   }
 
   gradients(): Float32Array {
-    // The native side returns the same array every time; on CUDA the call also refreshes the host mirror.
+    // The native side returns the same array every time. On CUDA it is a pinned host mirror,
+    // allocated by the first call and refreshed after every backward from then on.
     this.gradView = this.n.gradients();
     return this.gradView;
   }

@@ -22,7 +22,7 @@ const noErrors = (w: World) => {
   assert.equal(w.hung, false);
 };
 
-describe('torch engine gradient sync through the C ABI', { concurrency: true, skip: torchSkip() }, () => {
+describe('torch engine gradient sync through the C ABI', { skip: torchSkip() }, () => {
   for (const backend of ['shm', 'gloo'] as const) {
     it(`${backend}: bucketed, overlapped with backward, only the last micro-batch, bit-identical to the host all-reduce`, async () => {
       // Rank 0 accumulates one micro-batch more than rank 1: had an unarmed backward communicated,

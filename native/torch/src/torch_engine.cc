@@ -117,7 +117,6 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
       G_ = at::zeros({n_}, f32);
       M_ = at::zeros({n_}, f32);
       V_ = at::zeros({n_}, f32);
-      if (dev_.is_cuda()) hostG_ = at::zeros({n_}, at::TensorOptions().dtype(at::kFloat).pinned_memory(true));
       for (auto& s : specs_) {
         at::Tensor p = P_.narrow(0, s.offset, s.size).view(s.shape).detach().requires_grad_(true);
         p.mutable_grad() = G_.narrow(0, s.offset, s.size).view(s.shape);
@@ -194,11 +193,13 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
   // every forwardBackward (device → pinned host) and is authoritative at optimizerStep (host →
   // device). Writes to it belong between a forwardBackward (or zeroGrad) and optimizerStep.
   // With a communicator attached the gradient never leaves the device: no mirror at all.
+  // The mirror itself is allocated on the first gradients() call, so an engine that syncs
+  // on the device never holds a pinned copy of its gradient.
   void pushGradsToHost() {
-    if (!dev_.is_cpu() && !buckets_) hostG_.copy_(G_);
+    if (!dev_.is_cpu() && !buckets_ && hostG_.defined()) hostG_.copy_(G_);
   }
   void pullGradsFromHost() {
-    if (!dev_.is_cpu() && !buckets_) G_.copy_(hostG_);
+    if (!dev_.is_cpu() && !buckets_ && hostG_.defined()) G_.copy_(hostG_);
   }
 
   template <typename F>
@@ -318,6 +319,10 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
   Napi::Value Gradients(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
       Napi::Env env = info.Env();
+      if (!dev_.is_cpu() && !hostG_.defined()) {
+        hostG_ = at::empty({n_}, at::TensorOptions().dtype(at::kFloat).pinned_memory(true));
+        hostG_.copy_(G_);
+      }
       at::Tensor host = dev_.is_cpu() ? G_ : hostG_;
       if (gradView_.IsEmpty()) {
         auto* keep = new at::Tensor(host);
