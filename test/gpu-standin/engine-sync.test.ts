@@ -64,6 +64,16 @@ describe('torch engine gradient sync through the C ABI', { skip: torchSkip() }, 
     }
   });
 
+  it('a peer that dies during an armed backward fails gradientSync within seconds, naming it; dispose does not hang', async () => {
+    const w = await runWorld({ scenario: 'engine-peer-dies', args: { backend: 'shm', timeoutMs: 60_000 }, env: { CUDA_VISIBLE_DEVICES: '' }, watchdogMs: 90_000 });
+    assert.equal(w.hung, false);
+    const o = result(w, 0, 'outcome');
+    assert.equal(o.attached, true);
+    assert.match(o.outcome, /torch engine: gradient sync: gradient bucket 1\/\d+ \(\d+ floats at \d+\) failed: PEER_DIED \(rank 1\)/);
+    assert.ok(o.failedAfterMs < 10_000, `failed after ${o.failedAfterMs} ms`);
+    assert.ok(o.disposeMs < 5_000, `dispose took ${o.disposeMs} ms`);
+  });
+
   it('a CPU engine next to NCCL (stand-in GPUs) refuses to attach, and every rank takes the host path', async () => {
     const w = await runWorld({ scenario: 'engine-path', rankEnv: [{ CUDA_VISIBLE_DEVICES: '0' }, { CUDA_VISIBLE_DEVICES: '1' }], watchdogMs: 90_000 });
     noErrors(w);
