@@ -5,11 +5,14 @@
  * in the armed (last) micro-batch. On shm and gloo the result must be
  * bit-identical to the trainer's host all-reduce of the same gradient; next
  * to (stand-in) NCCL a CPU engine must refuse and every rank take the host path.
+ * The reducer's CUDA branch (stream ordering, stream_wait) runs on stand-in
+ * device memory through native/standin/harness/grad_buckets_harness.cc: a CPU
+ * libtorch cannot hold a CUDA engine.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { torchSkip } from '../engine/torch-available.ts';
-import { report, runWorld, type World } from './standin.ts';
+import { report, runWorld, violations, type World } from './standin.ts';
 
 type Result = Extract<World['reports'][number][number], { type: 'result' }>;
 const result = (w: World, rank: number, name: string): any => {
@@ -72,6 +75,29 @@ describe('torch engine gradient sync through the C ABI', { skip: torchSkip() }, 
     assert.match(o.outcome, /torch engine: gradient sync: gradient bucket 1\/\d+ \(\d+ floats at \d+\) failed: PEER_DIED \(rank 1\)/);
     assert.ok(o.failedAfterMs < 10_000, `failed after ${o.failedAfterMs} ms`);
     assert.ok(o.disposeMs < 5_000, `dispose took ${o.disposeMs} ms`);
+  });
+
+  it('CUDA memory over (stand-in) NCCL: every bucket from the hooks, ordered after the compute stream, no device-wide sync', async () => {
+    const w = await runWorld({ scenario: 'engine-device-buckets', rankEnv: [{ CUDA_VISIBLE_DEVICES: '0' }, { CUDA_VISIBLE_DEVICES: '1' }], watchdogMs: 90_000 });
+    noErrors(w);
+    for (const r of [0, 1]) {
+      assert.equal(report(w, r, 'ready').backend, 'nccl');
+      const d = result(w, r, 'device');
+      // Reverse order, 32 KiB (8192 floats) per bucket, parameters never split: [7000 + 100], [20000], [5000 + 3000].
+      assert.equal(d.buckets, 3);
+      assert.equal(d.launchedDuringBackward, 3);
+      assert.equal(d.lateRan, true);
+      // (1 + 2) from the gradients plus 1 + 1 from the late kernels: the sum waited for them.
+      assert.deepEqual({ wrong: d.wrong, min: d.min, max: d.max }, { wrong: 0, min: 5, max: 5 });
+      assert.equal(d.lateRanBeforeSumReturned, true);
+      // Control: the same late kernel on another stream is not waited for (no device-wide sync):
+      // the sum is 1 + 2, and the kernel's +1 lands afterwards, on this rank only.
+      const ctl = result(w, r, 'control');
+      assert.equal(ctl.lateRanBeforeSumReturned, false);
+      assert.deepEqual({ min: ctl.min, max: ctl.max }, { min: 4, max: 4 });
+    }
+    assert.deepEqual(w.events.filter((e) => e.ev === 'deviceSynchronize'), []);
+    assert.deepEqual(violations(w), []);
   });
 
   it('a CPU engine next to NCCL (stand-in GPUs) refuses to attach, and every rank takes the host path', async () => {
