@@ -20,6 +20,8 @@ const result = (w: World, rank: number, name: string): any => {
   if (!r) throw new Error(`rank ${rank} sent no '${name}' result; it sent ${JSON.stringify(w.reports[rank])}`);
   return r.value;
 };
+/** Each rank a stand-in GPU of its own: nccl. */
+const ownGpus = { rankEnv: [{ CUDA_VISIBLE_DEVICES: '0' }, { CUDA_VISIBLE_DEVICES: '1' }], watchdogMs: 90_000 };
 const noErrors = (w: World) => {
   for (let r = 0; r < w.reports.length; r++) assert.deepEqual(w.reports[r]!.filter((m) => m.type === 'error'), [], `rank ${r}`);
   assert.equal(w.hung, false);
@@ -78,7 +80,7 @@ describe('torch engine gradient sync through the C ABI', { skip: torchSkip() }, 
   });
 
   it('CUDA memory over (stand-in) NCCL: every bucket from the hooks, ordered after the compute stream, no device-wide sync', async () => {
-    const w = await runWorld({ scenario: 'engine-device-buckets', rankEnv: [{ CUDA_VISIBLE_DEVICES: '0' }, { CUDA_VISIBLE_DEVICES: '1' }], watchdogMs: 90_000 });
+    const w = await runWorld({ scenario: 'engine-device-buckets', ...ownGpus });
     noErrors(w);
     for (const r of [0, 1]) {
       assert.equal(report(w, r, 'ready').backend, 'nccl');
@@ -101,7 +103,7 @@ describe('torch engine gradient sync through the C ABI', { skip: torchSkip() }, 
   });
 
   it('a CPU engine next to NCCL (stand-in GPUs) refuses to attach, and every rank takes the host path', async () => {
-    const w = await runWorld({ scenario: 'engine-path', rankEnv: [{ CUDA_VISIBLE_DEVICES: '0' }, { CUDA_VISIBLE_DEVICES: '1' }], watchdogMs: 90_000 });
+    const w = await runWorld({ scenario: 'engine-path', ...ownGpus });
     noErrors(w);
     for (const r of [0, 1]) {
       assert.equal(report(w, r, 'ready').backend, 'nccl');
