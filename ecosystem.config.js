@@ -7,7 +7,7 @@
 // lists (worker i gets GRADPOOL_GPU=i, which the worker turns into
 // CUDA_VISIBLE_DEVICES=i for its rank processes), else 2 CPU workers
 // (GRADPOOL_GPU unset). With GRADPOOL_WORKERS above the GPU count, the extra
-// workers are CPU workers. Redis and the key prefix come from
+// workers are CPU workers (their rank processes see no GPU: CUDA_VISIBLE_DEVICES=""). Redis and the key prefix come from
 // GRADPOOL_REDIS_URL and GRADPOOL_PREFIX (defaults redis://127.0.0.1:6379 and
 // "gradpool"); GRADPOOL_PM2_LOG_DIR moves the log files (default logs/pm2).
 //

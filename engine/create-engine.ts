@@ -21,6 +21,8 @@ export interface CreateEngineOptions {
   weights?: StateDict;
   weightsSource?: string;
   seed: number;
+  /** torch only: "cpu", "cuda:N" (the rank's placement); default the engine's own choice. */
+  device?: string;
 }
 
 export async function createEngine(name: string, o: CreateEngineOptions): Promise<Engine> {

@@ -109,8 +109,36 @@ export interface OptimizerState {
   expAvgSq: Float32Array;
 }
 
+/** How one synchronised backward went (host clock; on CUDA the completion times are the progress thread's). */
+export interface GradientSyncReport {
+  buckets: number;
+  /** Buckets whose all-reduce started while backward was still running. */
+  launchedDuringBackward: number;
+  /** Time the communicator spent on this backward's buckets, and how much of it lay before backward returned. */
+  commMs: number;
+  hiddenMs: number;
+}
+
+/**
+ * An engine that all-reduces its own gradient, as DDP does: through a
+ * communicator's C ABI (`Communicator.collectiveAbi()`), in buckets started
+ * from autograd hooks while backward runs, in place where the gradient lives
+ * (the GPU under nccl: no host copy).
+ */
+export interface EngineCollectives {
+  /** False, with the reason, where the communicator's memory is not the engine's (e.g. shm with a CUDA engine). */
+  attachCollectives(abi: object, o?: { bucketBytes?: number }): { attached: boolean; why?: string; buckets: number };
+  detachCollectives(): void;
+  /** The next backward sums the gradient over the ranks (call before the last micro-batch of a step). */
+  armGradientSync(): void;
+  /** Starts what the armed backward did not (before any other collective), then waits for the sum. */
+  gradientSync(): Promise<GradientSyncReport>;
+}
+
 export interface Engine {
   readonly info: EngineInfo;
+  /** Present when the engine can all-reduce its own gradient (torch). */
+  readonly collectives?: EngineCollectives;
   readonly config: BertConfig;
   /** The head on the encoder: MLM, or a sequence classifier (setModel changes it). */
   readonly head: ModelHead;

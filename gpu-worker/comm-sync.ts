@@ -17,4 +17,7 @@ export class CommunicatorSync implements GradientSync {
   broadcast(buf: Float32Array, root: number): Promise<void> {
     return this.comm.broadcast(buf, root);
   }
+  collectiveAbi(): object {
+    return this.comm.collectiveAbi();
+  }
 }

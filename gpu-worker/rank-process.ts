@@ -10,6 +10,7 @@ import { createRunEngine } from '../train/run-engine.ts';
 import { writeSavedParams } from '../train/saved-params.ts';
 import { trainRun } from '../train/train-run.ts';
 import { CommunicatorSync } from './comm-sync.ts';
+import { cpuEngineOnGpuProblem, torchDeviceFor, workerGpu } from './rank-device.ts';
 import type { RankJobData } from '../protocol/rank-job.ts';
 import type { FromRank, ToRank } from './rank-ipc.ts';
 
@@ -21,9 +22,6 @@ async function runRank(job: RankJobData, redisUrl: string, prefix: string): Prom
   let comm: Communicator | null = null;
   let engine: Engine | null = null;
   try {
-    // Rank 0's initial weights are broadcast to the others, so only rank 0 reads init_from.
-    engine = await createRunEngine(spec, !job.resume && rank === 0);
-    send({ type: 'ready', engine: `${engine.info.engine}/${engine.info.backend}` });
     let sync: GradientSync = new SingleProcessSync();
     if (worldSize > 1) {
       try {
@@ -37,6 +35,7 @@ async function runRank(job: RankJobData, redisUrl: string, prefix: string): Prom
           rendezvousTimeoutMs: job.gangDeadlineMs,
           // A rank may wait this long for rank 0 to evaluate or checkpoint; a dead peer is noticed at once.
           timeoutMs: Number(process.env.GRADPOOL_COLLECTIVE_TIMEOUT_MS ?? 30 * 60_000),
+          log: (line) => process.stderr.write(`[rank ${rank}] collectives: ${line}\n`),
         });
       } catch (e) {
         const gang = e instanceof CollectiveError && e.code === 'RENDEZVOUS';
@@ -45,6 +44,12 @@ async function runRank(job: RankJobData, redisUrl: string, prefix: string): Prom
       }
       sync = new CommunicatorSync(comm);
     }
+    // The engine computes where the rendezvous placed this rank: the NCCL device under nccl.
+    // Rank 0's initial weights are broadcast to the others, so only rank 0 reads init_from.
+    engine = await createRunEngine(spec, !job.resume && rank === 0, comm ? torchDeviceFor(comm.placement) : undefined);
+    const refused = cpuEngineOnGpuProblem(workerGpu(), spec.job.engine, engine.info);
+    if (refused) throw new Error(refused);
+    send({ type: 'ready', engine: `${engine.info.engine}/${engine.info.backend}` });
     if (rank === 0) writeSavedParams(spec, engine.info, { world_size: worldSize, attempt: job.attempt });
     const r = await trainRun(spec, {
       engine,

@@ -9,6 +9,7 @@ import type { RankJobData, RankResult } from '../protocol/rank-job.ts';
 import { connectRedis, logRedisErrors, queueConnection } from '../protocol/redis.ts';
 import type { ServiceConfig } from '../protocol/service-config.ts';
 import type { StepReport } from '../train/train-step.ts';
+import { probeGpuEngine, rankProcessEnv } from './rank-device.ts';
 import type { FromRank, ToRank } from './rank-ipc.ts';
 import { startWorkerMetrics, type WorkerMetrics } from './worker-metrics-server.ts';
 
@@ -22,7 +23,7 @@ import { startWorkerMetrics, type WorkerMetrics } from './worker-metrics-server.
  */
 export interface RankWorkerOptions {
   config: ServiceConfig;
-  /** The GPU this worker owns (sets CUDA_VISIBLE_DEVICES for its rank processes); null on CPU. */
+  /** The GPU this worker owns (its rank processes see only it); null on CPU (they see none). */
   gpu: number | null;
   /** BullMQ lock duration; renewed every half of it. Default 60 s (GRADPOOL_LOCK_MS). */
   lockDurationMs?: number;
@@ -50,6 +51,11 @@ export class RankWorker {
   }
 
   async start(): Promise<void> {
+    // A GPU worker whose engine would run on the CPU is a broken deployment, not a slow one.
+    if (this.o.gpu !== null) {
+      const problem = probeGpuEngine(this.o.gpu);
+      if (problem) throw new Error(problem);
+    }
     const lockDuration = this.o.lockDurationMs ?? Number(process.env.GRADPOOL_LOCK_MS ?? 60_000);
     await this.beat();
     this.metrics = await startWorkerMetrics(this.redis, this.log);
@@ -80,8 +86,7 @@ export class RankWorker {
     this.metrics?.recorder.startRank(d);
     await this.beat();
     this.log(`rank ${d.rank}/${d.worldSize} of run ${d.runId} (attempt ${d.attempt})`);
-    const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
-    if (this.o.gpu !== null) env.CUDA_VISIBLE_DEVICES = String(this.o.gpu);
+    const env = rankProcessEnv(this.o.gpu);
     const child = fork(RANK_PROCESS, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child = child;
     const cancelPoll = setInterval(() => {

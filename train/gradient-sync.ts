@@ -10,6 +10,11 @@ export interface GradientSync {
   allReduceSum(buf: Float32Array): Promise<void>;
   /** Rank `root`'s buffer copied into every rank's, in place. */
   broadcast(buf: Float32Array, root: number): Promise<void>;
+  /**
+   * Optional: the communicator's C ABI (Communicator.collectiveAbi()), through which an
+   * engine that can (torch) all-reduces its own gradient during backward (engine-sync.ts).
+   */
+  collectiveAbi?(): object;
 }
 
 export class SingleProcessSync implements GradientSync {

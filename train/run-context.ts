@@ -1,9 +1,10 @@
 import { TokenCache } from '../data/token-cache.ts';
 import type { MaskingOptions } from '../data/masking.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { Engine, GradientSyncReport } from '../engine/engine.ts';
 import type { Job, StageSpec } from '../spec/job-spec.ts';
 import { Checkpointer } from './checkpointer.ts';
 import type { CheckpointMark } from './failures.ts';
+import { chooseGradientPath, type GradientPath } from './engine-sync.ts';
 import type { GradientSync } from './gradient-sync.ts';
 import { TensorBoardWriter } from './metrics/tensorboard.ts';
 import { RunLogger } from './run-logger.ts';
@@ -26,8 +27,10 @@ export interface RunContext {
   tb: TensorBoardWriter | null;
   /** The MLM corpus' token caches, opened on first use (a classification-only run has none). */
   mlmCorpus(): { train: TokenCache; valid: TokenCache };
-  /** The engine's flat gradient buffer (all-reduced in place each step); a new model brings a new one. */
-  grads: Float32Array;
+  /** Who sums the gradient: the engine during backward, or the trainer after it (engine-sync.ts). */
+  gradientPath: GradientPath;
+  /** The engine path's figures for the last step (overlap of communication with backward). */
+  lastGradientSync: GradientSyncReport | null;
   /** The newest checkpoint (known to every rank; rank 0 wrote it), null before the first. */
   lastCheckpoint: CheckpointMark | null;
   maskingFor(stage: StageSpec): MaskingOptions;
@@ -36,6 +39,7 @@ export interface RunContext {
 export function openRunContext(spec: RunSpec, o: { engine: Engine; sync: GradientSync; logger?: RunLogger }): RunContext {
   const rank0 = o.sync.rank === 0;
   const paths = runPaths(spec.runDir);
+  const log = o.logger ?? new RunLogger(rank0 ? paths.logs : null);
   let corpus: { train: TokenCache; valid: TokenCache } | undefined;
   const specials = new Set([spec.special.pad, spec.special.cls, spec.special.sep, spec.special.mask, spec.special.unk]);
   return {
@@ -45,11 +49,12 @@ export function openRunContext(spec: RunSpec, o: { engine: Engine; sync: Gradien
     sync: o.sync,
     rank0,
     paths,
-    log: o.logger ?? new RunLogger(rank0 ? paths.logs : null),
+    log,
     ckpt: rank0 ? new Checkpointer(paths.checkpoints, spec.job.keep_last) : null,
     tb: rank0 ? new TensorBoardWriter(paths.tensorboard) : null,
     mlmCorpus: () => (corpus ??= { train: TokenCache.open(spec.trainCache, spec.cacheKey), valid: TokenCache.open(spec.validCache, spec.cacheKey) }),
-    grads: o.engine.gradients(),
+    gradientPath: chooseGradientPath(o.engine, o.sync, { log: (l) => rank0 && log.say(l) }),
+    lastGradientSync: null,
     lastCheckpoint: null,
     maskingFor: (s) => ({
       mlmProbability: s.mlm_probability,

@@ -9,9 +9,9 @@ import { classifierStartWeights, initFromTensors, stageHead } from './stage-mode
  * The engine a run trains with: the job's engine holding stage 0's model,
  * started from the run's init_from folder when `withInitWeights` (a fresh
  * run, on the rank whose weights everyone receives), else from BERT's init
- * (a resume loads last.pth).
+ * (a resume loads last.pth). `device`: the rank's placement (torch only).
  */
-export async function createRunEngine(spec: RunSpec, withInitWeights: boolean): Promise<Engine> {
+export async function createRunEngine(spec: RunSpec, withInitWeights: boolean, device?: string): Promise<Engine> {
   const head = stageHead(spec, 0);
   let weights: StateDict | undefined;
   if (withInitWeights && spec.initFrom) {
@@ -28,5 +28,6 @@ export async function createRunEngine(spec: RunSpec, withInitWeights: boolean): 
     weights,
     weightsSource: spec.initFrom ?? undefined,
     seed: spec.job.seed,
+    ...(device ? { device } : {}),
   });
 }

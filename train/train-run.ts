@@ -9,6 +9,7 @@ import { divergedError } from './failures.ts';
 import { evaluateAndJudge, evaluateOnRank0 } from './evaluate-and-judge.ts';
 import type { GradientSync } from './gradient-sync.ts';
 import type { EvalMetrics } from './metrics/eval-metrics.ts';
+import { agreeGradientPath } from './engine-sync.ts';
 import { openRunContext, type RunContext } from './run-context.ts';
 import type { RunLogger } from './run-logger.ts';
 import type { RunSpec } from './run-spec.ts';
@@ -62,6 +63,7 @@ type StageEnd = { kind: 'paused'; reason: string } | { kind: 'stopped'; reason: 
  */
 export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainResult> {
   const run = openRunContext(spec, o);
+  run.gradientPath = await agreeGradientPath(run.engine, run.sync, run.gradientPath, (l) => run.rank0 && run.log.say(l));
   const started = performance.now();
   const removed = run.ckpt?.removeStaleTemporaries() ?? [];
   if (removed.length) run.log.say(`removed ${removed.length} temporary file(s) of interrupted checkpoint writes: ${removed.join(', ')}`);
@@ -153,7 +155,6 @@ function loadResumePoint(run: RunContext, reason: string): ResumePoint {
   if (p.refused.length) run.log.say(`resuming from ${p.path} instead (the newest checkpoint that verifies)`);
   run.engine.setModel(resumedHead(run.spec, p.checkpoint), p.checkpoint.model, p.path);
   run.engine.loadOptimizerState(p.checkpoint.optimizer);
-  run.grads = run.engine.gradients();
   const c = p.checkpoint.state;
   run.lastCheckpoint = { path: p.path, globalStep: c.globalStep };
   run.log.event(
@@ -282,11 +283,10 @@ async function beginStage(run: RunContext, s: StageContext, state: TrainerState,
     state.badEvals = 0;
     state.lowestEvalLoss = undefined;
   }
-  run.grads = engine.gradients();
   engine.loadOptimizerState({ step: 0, expAvg: new Float32Array(engine.numParams), expAvgSq: new Float32Array(engine.numParams) });
   const e = engine.info;
   if (run.rank0) run.log.say(formatPlan(s.plan, `${e.engine}/${e.backend} (${e.device}, ${e.dtype}, ${e.threads} thread${e.threads === 1 ? '' : 's'})`));
-  run.log.event('plan', { ...s.plan, task: s.stage.task, engine: e });
+  run.log.event('plan', { ...s.plan, task: s.stage.task, engine: e, gradient_sync: run.gradientPath });
   const m = await evaluateOnRank0(run, s, state);
   if (m && Number.isFinite(m.loss)) state.lowestEvalLoss = Math.min(state.lowestEvalLoss ?? Infinity, m.loss);
   if (s.plan.stage === 0 && m) result.firstEval = m;

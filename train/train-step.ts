@@ -58,7 +58,8 @@ export class EtaClock {
  * forward/backward with no communication, each backpropagating the *sum* of
  * its losses (masked tokens, or labelled sequences weighted by class); one
  * all-reduce of [loss sum, count, tokens, stop requested] and one of the flat
- * gradient; then the identical AdamW step with gradScale = 1 / (the global
+ * gradient (or, on the engine path, the engine's bucketed all-reduces started
+ * during the last micro-batch's backward); then the identical AdamW step with gradScale = 1 / (the global
  * batch's count: masked tokens, or the sum of its labels' class weights), so
  * the update is the same for 1 rank or N. Advances `state`; a step whose
  * loss or gradient is not finite is not applied, not counted, and reported
@@ -78,8 +79,11 @@ export async function trainStep(
   // [loss sum, count (masked tokens / class-weight sum), real tokens, stop requested]: one small all-reduce per step.
   const stats = new Float32Array(4);
   const timings: StepTimings = { data: 0, forwardBackward: 0, allReduce: 0, optimizer: 0, checkpoint: 0 };
+  const engineSync = run.gradientPath === 'engine';
   for (let a = 0; a < plan.accumulation; a++) {
     const tm = performance.now();
+    // Engine path: only the last micro-batch's backward communicates (its buckets, as they fill).
+    if (engineSync && a === plan.accumulation - 1) engine.collectives!.armGradientSync();
     const { epoch, samples } = s.order.microBatch(state.microCursor);
     let r;
     try {
@@ -99,8 +103,17 @@ export async function trainStep(
   }
   stats[3] = stopRequested ? 1 : 0;
   const tr = performance.now();
-  await sync.allReduceSum(stats);
-  await sync.allReduceSum(run.grads);
+  if (engineSync) {
+    // gradientSync() submits any bucket backward did not before it returns, so the gradient's
+    // collectives precede the stats' on every rank; both are then awaited together.
+    const [report] = await Promise.all([engine.collectives!.gradientSync(), sync.allReduceSum(stats)]);
+    run.lastGradientSync = report;
+  } else {
+    await sync.allReduceSum(stats);
+    // The engine's flat gradient buffer (the same array every call; a new model brings a new one).
+    // Asked for only here: on CUDA it is a pinned host mirror, which the engine path never needs.
+    if (sync.worldSize > 1) await sync.allReduceSum(engine.gradients());
+  }
   timings.allReduce = (performance.now() - tr) / 1000;
   const lr = learningRateAt(state.step, {
     peak: stage.learning_rate,

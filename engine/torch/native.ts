@@ -41,6 +41,11 @@ export interface NativeTorchEngine {
   setOptimizerState(step: number, expAvg: Float32Array, expAvgSq: Float32Array): void;
   /** gradRebinds: backward passes after which a .grad had left the flat buffer (expected 0). */
   stats(): { gradRebinds: number; step: number };
+  /** A communicator's C ABI External (Communicator.collectiveAbi()); see grad_buckets.h. */
+  attachCollectives(abi: object, bucketBytes: number): { attached: boolean; why?: string; buckets?: Array<[number, number]> };
+  detachCollectives(): void;
+  armGradientSync(): void;
+  gradientSync(): Promise<{ buckets: number; launchedDuringBackward: number; commMs: number; hiddenMs: number }>;
   dispose(): void;
 }
 

@@ -9,8 +9,10 @@ import type {
   ClassificationResult,
   ClassifyResult,
   Engine,
+  EngineCollectives,
   EngineInfo,
   EvalResult,
+  GradientSyncReport,
   ForwardBackwardResult,
   MlmBatch,
   OptimizerState,
@@ -21,6 +23,9 @@ import type {
 import { checkBatch, checkClassificationBatch, classWeightSum, evalResultFrom, maskedPositions } from '../batch-checks.ts';
 import { rethrowOutOfMemory } from '../out-of-memory.ts';
 import { loadTorchAddon, type NativeTorchAddon, type NativeTorchEngine } from './native.ts';
+
+/** DDP's default bucket size (bucket_cap_mb = 25). */
+export const DEFAULT_BUCKET_BYTES = 25 * 1024 * 1024;
 
 /** How libtorch words running out of memory (CPU allocator, CUDA caching allocator). */
 const OUT_OF_MEMORY = /can't allocate memory|out of memory|CUBLAS_STATUS_ALLOC_FAILED/i;
@@ -55,6 +60,9 @@ export class TorchEngine implements Engine {
   private rng: Rng;
   private native: NativeTorchEngine | undefined;
   private gradView: Float32Array | undefined;
+  /** The attached communicator's C ABI, kept so a new model (setModel) is attached too. */
+  private attached: { abi: object; bucketBytes: number; buckets: Array<[number, number]> } | undefined;
+  private syncPending = false;
 
   private constructor(
     readonly config: BertConfig,
@@ -111,6 +119,39 @@ export class TorchEngine implements Engine {
     this.specs = specs;
     this.modelHead = head;
     this.gradView = undefined;
+    if (this.attached) {
+      const r = native.attachCollectives(this.attached.abi, this.attached.bucketBytes);
+      this.attached.buckets = r.buckets ?? [];
+    }
+  }
+
+  readonly collectives: EngineCollectives = {
+    attachCollectives: (abi, o) => {
+      const bucketBytes = o?.bucketBytes ?? DEFAULT_BUCKET_BYTES;
+      if (!Number.isInteger(bucketBytes) || bucketBytes <= 0) throw new Error(`bucketBytes: ${bucketBytes} is not a positive integer`);
+      const r = this.n.attachCollectives(abi, bucketBytes);
+      if (r.attached) this.attached = { abi, bucketBytes, buckets: r.buckets ?? [] };
+      return { attached: r.attached, ...(r.why ? { why: r.why } : {}), buckets: r.buckets?.length ?? 0 };
+    },
+    detachCollectives: () => {
+      this.attached = undefined;
+      this.native?.detachCollectives();
+    },
+    armGradientSync: () => this.n.armGradientSync(),
+    gradientSync: async (): Promise<GradientSyncReport> => {
+      if (this.syncPending) throw new Error('engine torch: gradientSync() called again before the previous one settled');
+      this.syncPending = true;
+      try {
+        return await this.n.gradientSync();
+      } finally {
+        this.syncPending = false;
+      }
+    },
+  };
+
+  /** The gradient buckets' [offset, count] ranges in the flat buffer (attached engines; for tests). */
+  gradientBuckets(): Array<[number, number]> {
+    return this.attached?.buckets ?? [];
   }
 
   private get n(): NativeTorchEngine {
@@ -136,7 +177,8 @@ export class TorchEngine implements Engine {
   }
 
   gradients(): Float32Array {
-    // The native side returns the same array every time; on CUDA the call also refreshes the host mirror.
+    // The native side returns the same array every time. On CUDA it is a pinned host mirror,
+    // allocated by the first call and refreshed after every backward from then on.
     this.gradView = this.n.gradients();
     return this.gradView;
   }

@@ -5,6 +5,7 @@
 //   native/standin/build/libcudart.so.13   (soname libcudart.so.13)
 //   native/standin/build/libnccl.so.2      (soname libnccl.so.2, needs the former)
 //   native/standin/build/abi_harness.node
+//   native/standin/build/grad_buckets_harness.node  (where a libtorch is found)
 //
 //   node native/standin/build.mjs [--force]
 //
@@ -52,6 +53,23 @@ const targets = [
       '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-ldl'],
   },
 ];
+
+// The libtorch engine's gradient reducer over the stand-in's CUDA memory: only where a
+// libtorch is found (GRADPOOL_LIBTORCH, else Debian's libtorch-dev), as the engine needs one.
+const libtorch = process.env.GRADPOOL_LIBTORCH;
+const torchInc = libtorch ? join(libtorch, 'include') : '/usr/include';
+const torchLib = libtorch ? join(libtorch, 'lib') : '/usr/lib/x86_64-linux-gnu';
+if (existsSync(join(torchInc, 'torch/csrc/api/include/torch/version.h')) || existsSync(join(torchInc, 'torch/version.h'))) {
+  const reducer = join(here, '../torch/src/grad_buckets.cc');
+  targets.push({
+    file: 'grad_buckets_harness.node',
+    sources: [...src('harness/grad_buckets_harness.cc', 'harness/streams.cc'), reducer],
+    deps: [...src('harness/harness.h'), join(here, '../torch/src/grad_buckets.h'), join(here, '../include/gradpool/collectives_abi.h')],
+    args: ['-shared', '-I', join(here, '../include'), '-isystem', nodeInclude, '-isystem', napiInclude,
+      '-isystem', join(torchInc, 'torch/csrc/api/include'), ...(torchInc === '/usr/include' ? [] : ['-isystem', torchInc]),
+      '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', `-L${torchLib}`, `-Wl,-rpath,${torchLib}`, '-ltorch', '-ltorch_cpu', '-lc10', '-ldl'],
+  });
+}
 
 function stale(t) {
   const target = join(out, t.file);

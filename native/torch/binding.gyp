@@ -12,11 +12,12 @@
       "target_name": "gradpool_torch",
       "sources": [
         "src/torch_engine.cc",
+        "src/grad_buckets.cc",
         "src/model/bert_encoder.cc",
         "src/model/mlm_head.cc",
         "src/model/classification_head.cc"
       ],
-      "include_dirs": ["<(gp_napi_include)"],
+      "include_dirs": ["<(gp_napi_include)", "../include"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions", "-fno-rtti", "-O3"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O3"],

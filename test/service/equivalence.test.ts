@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTorchFile, stateDictOf } from '../../model/formats/torch-file.ts';
 import { runPaths } from '../../train/run-spec.ts';
@@ -13,7 +14,9 @@ import { torchSkip } from '../engine/torch-available.ts';
 // (accumulation 16, then 8) and on 2 workers (accumulation 8, then 4,
 // all-reduced over shm) trains the same model, step for step: 20 MLM steps,
 // then 10 steps of a classification stage on the MLM stage's encoder (class
-// weights and label smoothing, so the mean divides by a weight sum).
+// weights and label smoothing, so the mean divides by a weight sum). With the
+// torch engine the 2-worker run sums its gradient in the engine, in buckets
+// overlapped with backward (train/engine-sync.ts), and must still match.
 const root = new URL('../../', import.meta.url).pathname;
 // Measured: MLM loss 1.9e-7 (wasm) / 1.7e-7 (torch); classification loss 1.5e-7 / 1.5e-7;
 // final (classifier) weights 3.4e-7 / 8.6e-7; key bias 5.3e-8 / 3.2e-8 of the model's norm.
@@ -60,6 +63,9 @@ test(`${engine}: 1 worker (accumulation 16, 8) and 2 workers (accumulation 8, 4)
   const one = await cluster.client.result(await cluster.client.submit(job(dir, 'one', engine), { worldSize: 1 }));
   const two = await cluster.client.result(await cluster.client.submit(job(dir, 'two', engine), { worldSize: 2 }));
   const [lossOne, lossTwo] = [stepLosses(one.run_dir), stepLosses(two.run_dir)];
+  const paths = readFileSync(join(two.run_dir, 'logs/train.jsonl'), 'utf8').split('\n').filter(Boolean)
+    .map((l) => JSON.parse(l) as { event: string; gradient_sync?: string }).filter((r) => r.event === 'plan').map((r) => r.gradient_sync);
+  assert.deepEqual(paths, engine === 'torch' ? ['engine', 'engine'] : ['host', 'host'], 'where the 2-worker run summed its gradient');
   assert.equal(one.world_size, 1);
   assert.equal(two.world_size, 2);
   assert.equal(lossOne.length, 30);

@@ -66,6 +66,13 @@ typedef enum gp_coll_status {
   GP_COLL_INVALID = 10     /* bad arguments; nothing was started */
 } gp_coll_status;
 
+/* The status' name as the JS API spells its error codes ("PEER_DIED"), for messages. */
+static inline const char* gp_coll_status_name(gp_coll_status s) {
+  static const char* const names[] = {"OK",       "PENDING",     "TIMEOUT", "PEER_DIED", "ABORTED", "MISMATCH",
+                                      "RESOURCE", "UNAVAILABLE", "BROKEN",  "BACKEND",   "INVALID"};
+  return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
 typedef enum gp_coll_op { GP_COLL_SUM = 0, GP_COLL_AVG = 1 } gp_coll_op;
 
 typedef enum gp_coll_memory { GP_COLL_MEMORY_HOST = 0, GP_COLL_MEMORY_CUDA = 1 } gp_coll_memory;

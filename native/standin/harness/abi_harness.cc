@@ -20,12 +20,6 @@ namespace harness {
 
 namespace {
 
-const char* statusName(gp_coll_status s) {
-  static const char* names[] = {"OK",       "PENDING",     "TIMEOUT", "PEER_DIED", "ABORTED", "MISMATCH",
-                                "RESOURCE", "UNAVAILABLE", "BROKEN",  "BACKEND",   "INVALID"};
-  return unsigned(s) < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
-}
-
 const gp_coll_abi* unwrap(const Napi::Value& v) {
   napi_type_tag tag{GP_COLL_ABI_TYPE_TAG_LOWER, GP_COLL_ABI_TYPE_TAG_UPPER};
   if (!v.IsExternal() || !v.As<Napi::External<gp_coll_abi>>().CheckTypeTag(&tag)) {
@@ -124,7 +118,7 @@ std::vector<gp_coll_work*> submitAll(const gp_coll_abi* t, float* data, const Pl
     gp_coll_status s = t->all_reduce(t->comm, data + offsets[j], plan.sizes[j], plan.op, stream, onDone,
                                      &cbs[j], &works[j], err, sizeof(err));
     if (s != GP_COLL_OK) {
-      res.statuses.push_back(statusName(s));
+      res.statuses.push_back(gp_coll_status_name(s));
       res.messages.push_back(err);
       res.ranks.push_back(-1);
     }
@@ -139,7 +133,7 @@ void collect(const gp_coll_abi* t, std::vector<gp_coll_work*>& works, const Plan
     err[0] = '\0';
     int32_t rank = -1;
     gp_coll_status s = t->wait(w, plan.timeoutMs, &rank, err, sizeof(err));
-    res.statuses.push_back(statusName(s));
+    res.statuses.push_back(gp_coll_status_name(s));
     res.messages.push_back(err);
     res.ranks.push_back(rank);
     t->work_release(w);
@@ -180,7 +174,7 @@ void runDevice(const gp_coll_abi* t, const Plan& plan, Result& res) {
     c.launchHostFunc(stream, produce, &prods[j]);
     gp_coll_status s = t->all_reduce(t->comm, data + prods[j].offset, plan.sizes[j], plan.op, stream, onDone,
                                      &cbs[j], &works[j], err, sizeof(err));
-    if (s != GP_COLL_OK) res.statuses.push_back(statusName(s)), res.messages.push_back(err), res.ranks.push_back(-1);
+    if (s != GP_COLL_OK) res.statuses.push_back(gp_coll_status_name(s)), res.messages.push_back(err), res.ranks.push_back(-1);
   }
   res.submittedBeforeCompute = produced.load() == 0;
   gate = true;
@@ -206,12 +200,12 @@ void runHost(const gp_coll_abi* t, const Plan& plan, Result& res) {
   char err[512];
   // Misuse is refused without starting anything.
   float probe = 0;
-  res.invalidStream = statusName(t->all_reduce(t->comm, &probe, 1, GP_COLL_SUM, reinterpret_cast<void*>(1),
+  res.invalidStream = gp_coll_status_name(t->all_reduce(t->comm, &probe, 1, GP_COLL_SUM, reinterpret_cast<void*>(1),
                                                nullptr, nullptr, nullptr, err, sizeof(err)));
   std::vector<gp_coll_work*> works = submitAll(t, data.data(), plan, nullptr, cbs, res);
   for (gp_coll_work* w : works) {
     if (w != nullptr) {
-      res.invalidStreamWait = statusName(t->stream_wait(w, reinterpret_cast<void*>(1), err, sizeof(err)));
+      res.invalidStreamWait = gp_coll_status_name(t->stream_wait(w, reinterpret_cast<void*>(1), err, sizeof(err)));
       break;
     }
   }

@@ -19,6 +19,7 @@
 
 #include <dlfcn.h>
 
+#include "grad_buckets.h"
 #include "model/model.h"
 #include "napi_args.h"
 
@@ -70,6 +71,10 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
       InstanceMethod<&TorchEngine::SetOptimizerState>("setOptimizerState"),
       InstanceMethod<&TorchEngine::Dispose>("dispose"),
       InstanceMethod<&TorchEngine::Stats>("stats"),
+      InstanceMethod<&TorchEngine::AttachCollectives>("attachCollectives"),
+      InstanceMethod<&TorchEngine::DetachCollectives>("detachCollectives"),
+      InstanceMethod<&TorchEngine::ArmGradientSync>("armGradientSync"),
+      InstanceMethod<&TorchEngine::GradientSync>("gradientSync"),
     });
   }
 
@@ -112,7 +117,6 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
       G_ = at::zeros({n_}, f32);
       M_ = at::zeros({n_}, f32);
       V_ = at::zeros({n_}, f32);
-      if (dev_.is_cuda()) hostG_ = at::zeros({n_}, at::TensorOptions().dtype(at::kFloat).pinned_memory(true));
       for (auto& s : specs_) {
         at::Tensor p = P_.narrow(0, s.offset, s.size).view(s.shape).detach().requires_grad_(true);
         p.mutable_grad() = G_.narrow(0, s.offset, s.size).view(s.shape);
@@ -139,6 +143,8 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
   int64_t gradRebinds_ = 0;  // backward passes after which a .grad was no longer a view of G_ (expected 0)
   std::vector<at::Tensor> params_;
   Napi::Reference<Napi::Float32Array> gradView_;
+  // Set while a communicator is attached: the engine all-reduces G_ itself (grad_buckets.h).
+  std::shared_ptr<gp::GradBuckets> buckets_;
 
   // ---- model ---------------------------------------------------------------------------------
 
@@ -186,11 +192,14 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
   // all-reduces it in place after the last micro-batch. So the host mirror is refreshed after
   // every forwardBackward (device → pinned host) and is authoritative at optimizerStep (host →
   // device). Writes to it belong between a forwardBackward (or zeroGrad) and optimizerStep.
+  // With a communicator attached the gradient never leaves the device: no mirror at all.
+  // The mirror itself is allocated on the first gradients() call, so an engine that syncs
+  // on the device never holds a pinned copy of its gradient.
   void pushGradsToHost() {
-    if (!dev_.is_cpu()) hostG_.copy_(G_);
+    if (!dev_.is_cpu() && !buckets_ && hostG_.defined()) hostG_.copy_(G_);
   }
   void pullGradsFromHost() {
-    if (!dev_.is_cpu()) G_.copy_(hostG_);
+    if (!dev_.is_cpu() && !buckets_ && hostG_.defined()) G_.copy_(hostG_);
   }
 
   template <typename F>
@@ -299,6 +308,8 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
         g = view.view(s.shape);
       }
     }
+    // An armed backward's buckets that its hooks did not start (unused parameters) start now.
+    if (buckets_) buckets_->finish();
     pushGradsToHost();
   }
 
@@ -308,6 +319,10 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
   Napi::Value Gradients(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
       Napi::Env env = info.Env();
+      if (!dev_.is_cpu() && !hostG_.defined()) {
+        hostG_ = at::empty({n_}, at::TensorOptions().dtype(at::kFloat).pinned_memory(true));
+        hostG_.copy_(G_);
+      }
       at::Tensor host = dev_.is_cpu() ? G_ : hostG_;
       if (gradView_.IsEmpty()) {
         auto* keep = new at::Tensor(host);
@@ -507,9 +522,77 @@ class TorchEngine : public Napi::ObjectWrap<TorchEngine> {
     return o;
   }
 
+  // ---- gradient communication (grad_buckets.cc) -----------------------------------------------
+
+  // attachCollectives(abiExternal, bucketBytes) → { attached, why?, buckets: [[offset, count], ...] }
+  // Only where the communicator's memory is the engine's: nccl on this CUDA device, shm/gloo on CPU.
+  Napi::Value AttachCollectives(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      const gp_coll_abi* abi = gp::unwrapCollectiveAbi(env, info[0]);
+      const int64_t bucketBytes = info[1].As<Napi::Number>().Int64Value();
+      auto out = Napi::Object::New(env);
+      std::string why;
+      if (abi->memory == GP_COLL_MEMORY_CUDA && !dev_.is_cuda()) {
+        why = std::string(abi->backend) + " reduces CUDA memory but this engine computes on " + dev_.str();
+      } else if (abi->memory == GP_COLL_MEMORY_CUDA && dev_.index() != abi->cuda_device) {
+        why = std::string(abi->backend) + " runs on cuda:" + std::to_string(abi->cuda_device) + " but this engine on " + dev_.str();
+      } else if (abi->memory == GP_COLL_MEMORY_HOST && !dev_.is_cpu()) {
+        why = std::string(abi->backend) + " reduces host memory but this engine computes on " + dev_.str();
+      }
+      if (!why.empty()) {
+        out.Set("attached", Napi::Boolean::New(env, false));
+        out.Set("why", Napi::String::New(env, why));
+        return out;
+      }
+      std::vector<std::pair<int64_t, int64_t>> ranges;
+      for (const Spec& s : specs_) ranges.emplace_back(s.offset, s.size);
+      buckets_.reset();
+      buckets_ = std::make_shared<gp::GradBuckets>(abi, params_, ranges, G_, bucketBytes);
+      auto arr = Napi::Array::New(env);
+      uint32_t i = 0;
+      for (auto [off, count] : buckets_->bucketRanges()) {
+        auto pair = Napi::Array::New(env, 2);
+        pair.Set(0u, Napi::Number::New(env, (double)off));
+        pair.Set(1u, Napi::Number::New(env, (double)count));
+        arr.Set(i++, pair);
+      }
+      out.Set("attached", Napi::Boolean::New(env, true));
+      out.Set("buckets", arr);
+      return out;
+    });
+  }
+
+  Napi::Value DetachCollectives(const Napi::CallbackInfo& info) {
+    buckets_.reset();
+    return info.Env().Undefined();
+  }
+
+  // The next backward (forwardBackward / classifyForwardBackward) all-reduces the gradient.
+  Napi::Value ArmGradientSync(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      if (!buckets_) throw std::runtime_error("armGradientSync: no communicator attached");
+      buckets_->arm();
+      return info.Env().Undefined();
+    });
+  }
+
+  // gradientSync() → Promise<{ buckets, launchedDuringBackward, commMs, hiddenMs }>: the armed
+  // backward's sum is in G_ (on CUDA: ordered before the optimizer on the device).
+  Napi::Value GradientSync(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      if (!buckets_) throw std::runtime_error("gradientSync: no communicator attached");
+      // Buckets not started yet (no backward ran) are submitted now, on this thread, so they
+      // precede any collective the caller starts next, on every rank alike.
+      buckets_->finish();
+      return Napi::Value(info.Env(), gp::waitAsync(info.Env(), buckets_));
+    });
+  }
+
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     if (!disposed_) {
       disposed_ = true;
+      buckets_.reset();
       params_.clear();
       // The Float32Array handed out by gradients() keeps its own reference to G_'s storage.
       P_ = at::Tensor();

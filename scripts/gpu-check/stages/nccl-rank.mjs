@@ -65,6 +65,7 @@ async function main(o) {
     times.push(performance.now() - t0);
   }
   await send({ type: 'timing', allReduceMs: times.sort((a, b) => a - b)[1], floats: o.gradientFloats });
+  if (o.engine) await engineBuckets(c, o.engine);
   // Until the parent kills rank 1 in the middle of one.
   await send({ type: 'looping' });
   const buf = new Float32Array(4_000_000);
@@ -76,6 +77,63 @@ async function main(o) {
   const t0 = Date.now();
   const closed = await c.close(false);
   await send({ type: 'closed', closed, ms: Date.now() - t0 });
+}
+
+/**
+ * The libtorch engine summing its own gradient on the GPU (native/torch/src/grad_buckets.cc):
+ * both ranks backpropagate the same batch, so the synced gradient is exactly twice one
+ * rank's; the pre-clip norm that optimizerStep returns (lr 0: nothing moves) compares them.
+ */
+async function engineBuckets(c, o) {
+  const { TorchEngine } = createRequire(import.meta.url)(join(ROOT, 'native/torch/build/Release/gradpool_torch.node'));
+  const s = o.shape;
+  const config = {
+    vocab_size: 30522, hidden_size: s.hidden, num_hidden_layers: s.layers, num_attention_heads: s.heads,
+    intermediate_size: s.inter, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12,
+    pad_token_id: 0, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
+  };
+  const { specs, size: n } = JSON.parse(readFileSync(o.specsFile, 'utf8'));
+  const params = new Float32Array(n);
+  for (let i = 0, x = 12345; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    params[i] = ((x / 2 ** 32) - 0.5) * 0.04;
+  }
+  const engine = new TorchEngine({ config, specs, params, device: o.device, threads: 4 });
+  const count = o.micro * s.seq;
+  const ids = Int32Array.from({ length: count }, (_, i) => 1000 + ((i * 7919) % 29522));
+  const positions = Int32Array.from({ length: Math.ceil(count / 7) }, (_, k) => 7 * k);
+  const labels = positions.map((p) => ids[p]);
+  const tt = new Int32Array(count);
+  const am = new Int32Array(count).fill(1);
+  const backward = () => engine.forwardBackward(ids, tt, am, o.micro, s.seq, positions, labels, false, 0, 0);
+  const norm = () => engine.optimizerStep(0, 0.9, 0.999, 1e-8, 0, 0, 1);
+  engine.zeroGrad();
+  backward();
+  const single = norm();
+  const attach = engine.attachCollectives(c.collectiveAbi(), 25 * 2 ** 20);
+  if (!attach.attached) {
+    await send({ type: 'engine', attached: false, why: attach.why });
+    engine.dispose();
+    return;
+  }
+  const reports = [];
+  let synced = NaN;
+  for (let k = 0; k < 4; k++) {
+    engine.zeroGrad();
+    engine.armGradientSync();
+    backward();
+    reports.push(await engine.gradientSync());
+    synced = norm();
+  }
+  const timed = reports.slice(1);
+  const sum = (key) => timed.reduce((a, r) => a + r[key], 0);
+  await send({
+    type: 'engine', attached: true, buckets: reports[0].buckets, launchedDuringBackward: reports[0].launchedDuringBackward,
+    single, synced, relErr: Math.abs(synced - 2 * single) / (2 * single),
+    commMs: sum('commMs') / timed.length, hiddenShare: sum('commMs') > 0 ? sum('hiddenMs') / sum('commMs') : 0,
+  });
+  engine.detachCollectives();
+  engine.dispose();
 }
 
 process.once('message', (o) => {

@@ -4,7 +4,7 @@
 // all-reduce, then rank 1 SIGKILLed mid-operation and the time until rank 0
 // fails (naming it).
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HERE } from './lib.mjs';
@@ -22,6 +22,10 @@ export const ncclStage = {
       sizes: [1, 1000, BUCKET_FLOATS - 1, BUCKET_FLOATS, BUCKET_FLOATS + 1, 3 * BUCKET_FLOATS + 7],
       broadcast: 10_000_000,
       gradientFloats: ctx.dryRun ? 10_000_000 : 109_514_298, // BERT-base's parameter count
+      // The step stage's model (and its parameter layout), for the engine's own bucketed sync.
+      ...(ctx.results.step?.shape && existsSync(join(ctx.outDir, 'bert-specs.json'))
+        ? { engine: { shape: ctx.results.step.shape, specsFile: join(ctx.outDir, 'bert-specs.json'), device: ctx.dryRun ? 'cpu' : 'cuda:0', micro: ctx.dryRun ? 2 : 8 } }
+        : {}),
     };
     try {
       return await twoRanks(ctx, plan);
@@ -74,12 +78,17 @@ function summarize(ctx, msgs, killedAt) {
   const timing = msgs[0].find((m) => m.type === 'timing');
   const err = msgs[0].find((m) => m.type === 'error');
   const closed = msgs[0].find((m) => m.type === 'closed');
+  const engine = msgs[0].find((m) => m.type === 'engine');
   const fatal = [...msgs[0], ...msgs[1]].find((m) => m.type === 'fatal');
   const out = {
     steps: steps.map((s) => ({ name: s.name, ok: s.ok, ms: Math.round(s.ms) })),
     ...(timing ? { gradientAllReduceMs: Math.round(timing.allReduceMs), gradientFloats: timing.floats } : {}),
     ...(err ? { killedRank: { code: err.code, rank: err.rank, message: err.message, detectedAfterMs: killedAt ? err.at - killedAt : null } } : {}),
     ...(closed ? { closeAfterFailure: { ...closed.closed, ms: closed.ms } } : {}),
+    ...(engine ? { engineBuckets: engine.attached
+      ? { buckets: engine.buckets, launchedDuringBackward: engine.launchedDuringBackward, relErr: engine.relErr,
+          commMs: Math.round(engine.commMs * 10) / 10, hiddenShare: Math.round(engine.hiddenShare * 1000) / 1000 }
+      : { attached: false, why: engine.why } } : {}),
   };
   const stepMs = ctx.results.step?.stepMs;
   if (timing && stepMs) {
@@ -89,6 +98,9 @@ function summarize(ctx, msgs, killedAt) {
   const problems = [
     ...(fatal ? [`${fatal.code ?? ''} ${fatal.message.split('\n')[0]}`] : []),
     ...failedSteps.map((s) => `${s.name}: ${s.detail}`),
+    // The engine's device path (a CPU engine in the dry run cannot attach to the stand-in's NCCL).
+    ...(engine && !engine.attached && !ctx.dryRun ? [`the torch engine did not attach to NCCL: ${engine.why}`] : []),
+    ...(engine?.attached && !(engine.relErr <= 1e-5) ? [`engine bucketed sum: norm ${engine.synced} instead of 2 × ${engine.single}`] : []),
     ...(err?.code === 'PEER_DIED' && err.rank === 1 ? [] : [`rank 0 did not report rank 1's death as PEER_DIED (got ${err ? `${err.code} ${err.message}` : 'nothing'})`]),
   ];
   return { status: problems.length ? 'failed' : 'ok', ...out, ...(problems.length ? { error: problems.join('; ') } : {}) };
