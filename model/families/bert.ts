@@ -114,6 +114,6 @@ export const BERT_FAMILY: ModelFamily = {
   maxSeqLen: (c) => c.max_position_embeddings,
   usesTokenTypes: true,
   specialTokens: { cls: '[CLS]', sep: '[SEP]', pad: '[PAD]', mask: '[MASK]', unk: '[UNK]' },
-  dynamicMasking: false,
+  tokenIdFields: () => ({}),
   tfjsUnsupported: null,
 };

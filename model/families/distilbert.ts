@@ -105,6 +105,6 @@ export const DISTILBERT_FAMILY: ModelFamily = {
   maxSeqLen: (c) => c.max_position_embeddings,
   usesTokenTypes: false,
   specialTokens: { cls: '[CLS]', sep: '[SEP]', pad: '[PAD]', mask: '[MASK]', unk: '[UNK]' },
-  dynamicMasking: false,
+  tokenIdFields: () => ({}),
   tfjsUnsupported: null,
 };

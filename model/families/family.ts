@@ -59,8 +59,8 @@ export interface ModelFamily {
   /** Token types the model takes (BERT: type_vocab_size; the others: only 0). */
   usesTokenTypes: boolean;
   specialTokens: SpecialTokenNames;
-  /** Masks drawn afresh every epoch by default (RoBERTa's dynamic masking). */
-  dynamicMasking: boolean;
+  /** config.json fields naming the tokenizer's special ids (RoBERTa: bos/eos; ModernBERT: cls/sep/mask too); BERT none. */
+  tokenIdFields(special: { cls: number; sep: number; pad: number; mask: number }): Record<string, number>;
   /** The tfjs engine: null when supported, else why not. */
   tfjsUnsupported: string | null;
 }

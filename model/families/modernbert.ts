@@ -149,7 +149,7 @@ export const MODERNBERT_FAMILY: ModelFamily = {
   maxSeqLen: (c) => c.max_position_embeddings,
   usesTokenTypes: false,
   specialTokens: { cls: '[CLS]', sep: '[SEP]', pad: '[PAD]', mask: '[MASK]', unk: '[UNK]' },
-  dynamicMasking: false,
+  tokenIdFields: (s) => ({ bos_token_id: s.cls, eos_token_id: s.sep, cls_token_id: s.cls, sep_token_id: s.sep, mask_token_id: s.mask }),
   tfjsUnsupported:
     'the tfjs engine implements BERT, DistilBERT and RoBERTa; ModernBERT (rotary, GeGLU, sliding-window attention over packed sequences) runs on the torch engine: use engine: torch',
 };

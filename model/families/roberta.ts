@@ -56,6 +56,6 @@ export const ROBERTA_FAMILY: ModelFamily = {
   maxSeqLen: (c) => c.max_position_embeddings - c.pad_token_id - 1,
   usesTokenTypes: false,
   specialTokens: { cls: '<s>', sep: '</s>', pad: '<pad>', mask: '<mask>', unk: '<unk>' },
-  dynamicMasking: true,
+  tokenIdFields: (s) => ({ bos_token_id: s.cls, eos_token_id: s.sep }),
   tfjsUnsupported: null,
 };
