@@ -61,6 +61,9 @@ export async function prepareRun(job: Job, worldSize: number, log: (l: string) =
     );
   }
   job.stages.forEach((s, i) => {
+    if (s.task === 'classification' && family.modelType !== 'bert') {
+      throw new Error(`stages[${i}].task: classification stages train BertForSequenceClassification; model_type ${family.modelType} trains MLM stages only`);
+    }
     if (s.seq_len > family.maxSeqLen(modelConfig)) {
       const why = family.maxSeqLen(modelConfig) === modelConfig.max_position_embeddings ? '' : ` (${family.modelType} numbers positions from pad_token_id + 1)`;
       throw new Error(`stages[${i}].seq_len: ${s.seq_len} exceeds the ${family.maxSeqLen(modelConfig)} positions of the model's max_position_embeddings ${modelConfig.max_position_embeddings}${why}`);

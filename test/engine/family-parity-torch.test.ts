@@ -25,6 +25,13 @@ test('torch modernbert: unpadded and padded attention both match the reference, 
   }
 });
 
+test('torch modernbert with every optional bias (norm_bias, attention_bias, mlp_bias, classifier_bias)', { skip }, async () => {
+  const config = tinyFamilyConfig('modernbert', { norm_bias: true, attention_bias: true, mlp_bias: true, classifier_bias: true });
+  const engine = await TorchEngine.create({ config, seed: 12, device: 'cpu', threads: 1 });
+  await checkFamilyParity(engine, config, TORCH_PARITY, 'torch modernbert with biases');
+  engine.dispose();
+});
+
 test('torch modernbert: the local window is real: a token beyond it does not move the output, one inside it does', { skip }, async () => {
   const config = tinyFamilyConfig('modernbert', { num_hidden_layers: 1, global_attn_every_n_layers: 2, layer_types: ['sliding_attention'] });
   const engine = await TorchEngine.create({ config, seed: 3, device: 'cpu', threads: 1 });
