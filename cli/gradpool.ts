@@ -19,7 +19,7 @@ const USAGE = `gradpool — BERT masked-language-model training and sequence cla
   gradpool status <id> | cancel <id> | runs
   gradpool coordinator                          serve the jobs queue (GRADPOOL_REDIS_URL, GRADPOOL_PREFIX)
   gradpool worker [--gpu N]                     serve one rank at a time on the ranks queue
-  gradpool fill-mask <run or HF folder> "text with [MASK]" [--top-k 5] [--checkpoint best|last] [--json]
+  gradpool fill-mask <run or HF folder> "text with [MASK]" [--top-k 5] [--checkpoint best|last] [--json]   (RoBERTa/ModernBERT BPE tokenizers: <mask>, or [MASK])
   gradpool classify <run or HF folder> "text" ["second text"] [--checkpoint best|last] [--json]
   gradpool classify <run or HF folder> --input file.csv|.tsv|.jsonl [--json] [--text-field F] [--pair-field F] [--label-field F]
 `;
