@@ -123,6 +123,15 @@ for (const family of Object.keys(FAMILIES)) {
     assert.deepEqual(hfCfg.architectures, [familyOfConfig(one.modelConfig).mlmArchitecture]);
     const hf = loadHfModel(p.hf);
     assert.equal(hf.config.model_type, family);
+    // The reference reads hf/ as from_pretrained would (config.json in the family's names, model.safetensors
+    // without tied aliases) and computes the loss best.pth gave.
+    const fromHf = scratchDir(`fam-${family}-hf`);
+    copyFileSync(join(p.hf, 'config.json'), join(fromHf, 'config.json'));
+    copyFileSync(join(p.hf, 'model.safetensors'), join(fromHf, 'weights.safetensors'));
+    writeFileSync(join(fromHf, 'batch.json'), JSON.stringify(batchToJson(batch)));
+    runReference('forward', fromHf, `${family}_ref.py`);
+    const hfLoss = JSON.parse(readFileSync(join(fromHf, 'ref.json'), 'utf8')).loss_sum;
+    assert.ok(Math.abs(hfLoss - loaded.loss_sum) <= 1e-6 * Math.abs(loaded.loss_sum), `${family}: hf/ loss ${hfLoss}, best.pth ${loaded.loss_sum}`);
 
     const out = await fillMask(one.runDir, `the king and the ${FAMILIES[family]!.mask} lived happily.`, { topK: 3, checkpoint: 'best', engine: 'torch' });
     assert.equal(out.length, 3);
