@@ -55,6 +55,11 @@ export async function prepareRun(job: Job, worldSize: number, log: (l: string) =
     );
   }
   const family = familyOfConfig(modelConfig);
+  const conventional = family.specialTokens.mask;
+  if (tokenizer.idToToken(tokenizer.special.mask) !== conventional) {
+    // Not an error (a model learns whatever ids it is given), but not what the family's published tokenizers use.
+    log(`tokenizer: ${family.modelType} tokenizers spell the mask token ${conventional}; this one uses ${tokenizer.idToToken(tokenizer.special.mask)} (${tokenizerPath})`);
+  }
   if (tokenizer.vocabSize > modelConfig.vocab_size) {
     throw new Error(
       `model: vocab_size ${modelConfig.vocab_size} is smaller than the tokenizer's ${tokenizer.vocabSize} tokens (${tokenizerPath})`,

@@ -8,6 +8,7 @@ import { createEngine } from '../../engine/create-engine.ts';
 import { familyOfConfig } from '../../model/families/registry.ts';
 import { loadTorchFile, stateDictOf } from '../../model/formats/torch-file.ts';
 import { loadHfModel } from '../../model/hf-folder.ts';
+import { readSafetensors } from '../../model/formats/safetensors.ts';
 import { SingleProcessSync, type GradientSync } from '../../train/gradient-sync.ts';
 import { prepareRun } from '../../train/prepare-run.ts';
 import { RunLogger } from '../../train/run-logger.ts';
@@ -130,7 +131,7 @@ for (const family of Object.keys(FAMILIES)) {
     copyFileSync(join(p.hf, 'model.safetensors'), join(fromHf, 'weights.safetensors'));
     writeFileSync(join(fromHf, 'batch.json'), JSON.stringify(batchToJson(batch)));
     runReference('forward', fromHf, `${family}_ref.py`);
-    const hfLoss = JSON.parse(readFileSync(join(fromHf, 'ref.json'), 'utf8')).loss_sum;
+    const hfLoss = readSafetensors(join(fromHf, 'ref.safetensors')).tensors.get('loss_sum')!.data[0]!;
     assert.ok(Math.abs(hfLoss - loaded.loss_sum) <= 1e-6 * Math.abs(loaded.loss_sum), `${family}: hf/ loss ${hfLoss}, best.pth ${loaded.loss_sum}`);
 
     const out = await fillMask(one.runDir, `the king and the ${FAMILIES[family]!.mask} lived happily.`, { topK: 3, checkpoint: 'best', engine: 'torch' });

@@ -140,23 +140,41 @@ class ModernBertEncoder : public Encoder {
       if (keep.defined()) scores = scores.masked_fill(keep.logical_not().view({Bx, 1, 1, L}), lowest);
       ctx = at::matmul(l_.drop(at::softmax(scores, -1), attnDrop_, f), v);
     } else {
-      // The band: query i sees keys i-half..i+half that exist (and are kept), [Bx, nh, L, 2*half+1] scores.
-      const int64_t w = 2 * half + 1;
-      at::Tensor kw = at::constant_pad_nd(k, {0, 0, half, half}).unfold(2, w, 1);  // [Bx, nh, L, d, w]
-      at::Tensor vw = at::constant_pad_nd(v, {0, 0, half, half}).unfold(2, w, 1);
-      at::Tensor scores = at::matmul(q.unsqueeze(-2), kw).squeeze(-2).mul(scale);  // [Bx, nh, L, w]
-      auto lopt = at::TensorOptions().dtype(at::kLong).device(qkv.device());
-      at::Tensor keyPos = at::arange(L, lopt).unsqueeze(1) - half + at::arange(w, lopt).unsqueeze(0);
-      at::Tensor ok = keyPos.ge(0).logical_and(keyPos.lt(L)).view({1, 1, L, w});
-      if (keep.defined()) {
-        at::Tensor kk = at::constant_pad_nd(keep.to(at::kFloat), {half, half}).unfold(1, w, 1).gt(0.5);  // [Bx, L, w]
-        ok = ok.logical_and(kk.view({Bx, 1, L, w}));
-      }
-      scores = scores.masked_fill(ok.logical_not(), lowest);
-      at::Tensor probs = l_.drop(at::softmax(scores, -1), attnDrop_, f);
-      ctx = at::matmul(vw, probs.unsqueeze(-1)).squeeze(-1);  // [Bx, nh, L, d]
+      ctx = slidingWindow(q, k, v, keep, half, scale, f);
     }
     return ctx.transpose(1, 2).reshape({Bx * L, c_.H});
+  }
+
+  // The sliding window without an L x L matrix: queries in blocks of `half`; block i attends to
+  // the keys of blocks i-1, i, i+1 (3*half keys, which hold every key within distance half of
+  // any of its queries), masked to |i - j| <= half, to keys that exist and are kept. Dense
+  // [half x 3*half] products per block: O(L * 3 * half), the real window's cost up to 1.5x.
+  at::Tensor slidingWindow(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& keep, int64_t half,
+                           double scale, const Fwd& f) const {
+    const int64_t Bx = q.size(0), nh = q.size(1), L = q.size(2), d = q.size(3), bs = std::max<int64_t>(half, 1);
+    const int64_t nb = (L + bs - 1) / bs, Lp = nb * bs;
+    auto blocks = [&](const at::Tensor& t) {  // [Bx, nh, L, d] → padded by one block each side, [Bx, nh, nb+2, bs, d]
+      return at::constant_pad_nd(t, {0, 0, bs, Lp - L + bs}).view({Bx, nh, nb + 2, bs, d});
+    };
+    auto around = [&](const at::Tensor& t) {  // keys of blocks i-1, i, i+1: [Bx, nh, nb, 3*bs, d]
+      return at::cat({t.narrow(2, 0, nb), t.narrow(2, 1, nb), t.narrow(2, 2, nb)}, 3);
+    };
+    at::Tensor qb = at::constant_pad_nd(q, {0, 0, 0, Lp - L}).view({Bx, nh, nb, bs, d});
+    at::Tensor kb = around(blocks(k)), vb = around(blocks(v));
+    at::Tensor scores = at::matmul(qb, kb.transpose(-1, -2)).mul(scale);  // [Bx, nh, nb, bs, 3*bs]
+    auto lopt = at::TensorOptions().dtype(at::kLong).device(q.device());
+    // Query i*bs + a, key (i-1)*bs + c: within the window iff |a - c + bs| <= half; exists iff 0 <= key < L.
+    at::Tensor a = at::arange(bs, lopt).view({bs, 1}), c = at::arange(3 * bs, lopt).view({1, 3 * bs});
+    at::Tensor inWindow = (a - c + bs).abs().le(half).view({1, 1, 1, bs, 3 * bs});
+    at::Tensor keyPos = at::arange(nb, lopt).view({nb, 1}) * bs - bs + at::arange(3 * bs, lopt).view({1, 3 * bs});  // [nb, 3*bs]
+    at::Tensor ok = inWindow.logical_and(keyPos.ge(0).logical_and(keyPos.lt(L)).view({1, 1, nb, 1, 3 * bs}));
+    if (keep.defined()) {
+      at::Tensor kk = around(at::constant_pad_nd(keep.to(at::kFloat), {bs, Lp - L + bs}).view({Bx, 1, nb + 2, bs, 1})).gt(0.5);  // [Bx,1,nb,3bs,1]
+      ok = ok.logical_and(kk.transpose(-1, -2));
+    }
+    scores = scores.masked_fill(ok.logical_not(), std::numeric_limits<float>::lowest());
+    at::Tensor probs = l_.drop(at::softmax(scores, -1), attnDrop_, f);
+    return at::matmul(probs, vb).view({Bx, nh, Lp, d}).narrow(2, 0, L);
   }
 
   // cos/sin [L, d] for positions 0..L-1 (angle p * theta^(-2i/d), halves duplicated), in fp32 as Hugging Face.
