@@ -36,7 +36,7 @@ export function headParams(c: BertConfig, head: ModelHead): Array<[string, numbe
  * the tied decoder aliases; for the classifier every `cls.` head (an MLM or
  * pre-training checkpoint's encoder is what a classifier starts from).
  */
-export function ignorableName(name: string, head: ModelHead, c?: BertConfig, _sd?: StateDict): boolean {
+export function ignorableName(name: string, head: ModelHead, c?: BertConfig): boolean {
   const family = c ? familyOfConfig(c) : familyOf('bert');
   if (head.kind === 'classification') return name.startsWith('cls.') || family.ignorable(name);
   return family.ignorable(name) || family.tiedAliases.some(([alias]) => alias === name);

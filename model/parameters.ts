@@ -119,7 +119,7 @@ export function matchStateDict(
   const unexpected: string[] = [];
   for (const name of renamed.keys()) {
     if (known.has(name)) continue;
-    if (ignorableName(name, head, c, renamed)) ignored.push(name);
+    if (ignorableName(name, head, c)) ignored.push(name);
     else unexpected.push(name);
   }
   // A checkpoint without an output bias (rare) is still a complete model: the tied alias, else zeros.
