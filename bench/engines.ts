@@ -46,16 +46,16 @@ async function trainStep(engine: Engine, batch: MlmBatch): Promise<{ tokensPerS:
   return { tokensPerS: (B * S) / (total / 1000 / iters), fbShare: fb / total };
 }
 
-const batch = mlmBatch(config, B, S);
-console.log(`bench:engines — small BERT (4 layers, hidden 256, vocab 30522), micro-batch ${B}x${S}, ` +
-  `train step (forward+backward+clip+AdamW), ${iters} iterations after warm-up, 1 thread each`);
 const row = (name: string, tps: number, note = '') => console.log(`${name.padEnd(34)} ${tps.toFixed(0).padStart(8)} tokens/s  ${note}`);
-
 const loaded = tryLoadTorchAddon();
 if (args.includes('--modernbert-only')) {
   await modernbertUnpadded();
   process.exit(0);
 }
+
+const batch = mlmBatch(config, B, S);
+console.log(`bench:engines — small BERT (4 layers, hidden 256, vocab 30522), micro-batch ${B}x${S}, ` +
+  `train step (forward+backward+clip+AdamW), ${iters} iterations after warm-up, 1 thread each`);
 
 let torchTps = NaN;
 if (loaded.addon) {

@@ -31,6 +31,9 @@ export function checkBertNames(cfg: Record<string, unknown>, source: string): Be
   checkHeads(cfg, source);
   checkGelu(cfg, 'hidden_act', source);
   checkTokenId(cfg, 'pad_token_id', source);
+  if (cfg.tie_word_embeddings === false) {
+    throw new Error(`${source}: tie_word_embeddings false (a decoder untied from the word embeddings) is not supported`);
+  }
   return cfg as BertConfig & Record<string, unknown>;
 }
 

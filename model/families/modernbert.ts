@@ -86,7 +86,6 @@ export const MODERNBERT_FAMILY: ModelFamily = {
     checkProbabilities(cfg, ['embedding_dropout', 'attention_dropout', 'mlp_dropout'], source);
     checkGelu(cfg, 'hidden_activation', source);
     checkGelu(cfg, 'classifier_activation', source);
-    if (cfg.tie_word_embeddings === false) throw new Error(`${source}: tie_word_embeddings false (an untied decoder) is not supported`);
     cfg.type_vocab_size = 1;
     cfg.layer_norm_eps = cfg.norm_eps;
     cfg.hidden_act = cfg.hidden_activation;
