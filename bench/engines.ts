@@ -3,7 +3,9 @@
 // the libtorch engine, the tfjs wasm engine and the Python PyTorch loop.
 // Then the gradient sync: 2 ranks over shm, host all-reduce after backward against the torch
 // engine's bucketed all-reduce overlapped with backward, and the share of it hidden.
-// Usage: npm run bench:engines [-- --iters N] [-- --no-wasm] [-- --no-sync]
+// Then ModernBERT on the torch engine: unpadded (packed real tokens) vs padded ([B, S]
+// with a mask), on right-padded batches of mixed lengths, in real tokens per second.
+// Usage: npm run bench:engines [-- --iters N] [-- --no-wasm] [-- --no-sync] [-- --modernbert-only]
 import { Rng } from '../common/rng.ts';
 import type { Engine, MlmBatch } from '../engine/engine.ts';
 import { TfjsEngine } from '../engine/tfjs/tfjs-engine.ts';
@@ -47,13 +49,18 @@ async function trainStep(engine: Engine, batch: MlmBatch): Promise<{ tokensPerS:
   return { tokensPerS: (B * S) / (total / 1000 / iters), fbShare: fb / total };
 }
 
+const row = (name: string, tps: number, note = '') => console.log(`${name.padEnd(34)} ${tps.toFixed(0).padStart(8)} tokens/s  ${note}`);
+const loaded = tryLoadTorchAddon();
+if (args.includes('--modernbert-only')) {
+  await modernbertUnpadded();
+  process.exit(0);
+}
+
 const batch = mlmBatch(config, B, S);
 console.log(`bench:engines — small BERT (4 layers, hidden 256, vocab 30522), micro-batch ${B}x${S}, ` +
   `train step (forward+backward+clip+AdamW), ${iters} iterations after warm-up, 1 thread each`);
-const row = (name: string, tps: number, note = '') => console.log(`${name.padEnd(34)} ${tps.toFixed(0).padStart(8)} tokens/s  ${note}`);
 
 let torchTps = NaN;
-const loaded = tryLoadTorchAddon();
 if (loaded.addon) {
   const engine = await TorchEngine.create({ config, seed: 0, device: 'cpu', threads: 1 });
   const r = await trainStep(engine, batch);
@@ -87,4 +94,54 @@ if (loaded.addon && !args.includes('--no-sync')) {
   console.log(`  engine buckets during backward       ${g.bucketedStepMs.toFixed(0).padStart(6)} ms/step (all-reduce busy ${g.commMs.toFixed(0)} ms, ${g.hiddenMs.toFixed(0)} ms of it before backward returned)`);
   console.log(`all-reduce hidden behind backward: ${(100 * (g.commMs > 0 ? g.hiddenMs / g.commMs : 0)).toFixed(0)}% (measured in this run); ` +
     `step time bucketed vs host path: ${(g.bucketedStepMs / g.hostStepMs).toFixed(3)}`);
+}
+
+await modernbertUnpadded();
+
+/**
+ * ModernBERT (torch engine only): the same right-padded batch of mixed lengths trained
+ * unpadded (Linear layers on the real tokens only, attention per packed sequence, as
+ * Hugging Face's flash-attention path) and padded ([B, S] with a mask, its SDPA path).
+ * Both use the real sliding window (a band of local_attention + 1 keys) in local layers.
+ */
+async function modernbertUnpadded(): Promise<void> {
+  if (!loaded.addon) {
+    console.log(`modernbert: SKIPPED (${loaded.error})`);
+    return;
+  }
+  const mb = resolveBertConfig({
+    model_type: 'modernbert', hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 384,
+    vocab_size: 30522, pad_token_id: 0, global_attn_every_n_layers: 2, local_attention: 128, max_position_embeddings: 1024,
+  });
+  const S = 512;
+  const lengths = [S, Math.round(S * 0.6), Math.round(S * 0.35), Math.round(S * 0.15)];
+  const b = mlmBatch(mb, lengths.length, S);
+  lengths.forEach((n, r) => {
+    for (let j = n; j < S; j++) {
+      b.inputIds[r * S + j] = 0;
+      b.attentionMask[r * S + j] = 0;
+      b.labels[r * S + j] = -100;
+    }
+  });
+  const real = lengths.reduce((a, n) => a + n, 0);
+  console.log(`\nbench:engines — small ModernBERT (4 layers, hidden 256, window 128, every 2nd layer global), ${lengths.length}x${S} ` +
+    `right-padded to lengths ${lengths.join('/')} (${((100 * real) / (lengths.length * S)).toFixed(0)}% real tokens), torch engine, 1 thread`);
+  const measure = async (unpadded: boolean) => {
+    const engine = await TorchEngine.create({ config: mb, seed: 0, device: 'cpu', threads: 1, unpadded });
+    const step = async () => {
+      engine.zeroGrad();
+      const r = await engine.forwardBackward(b, true);
+      await engine.optimizerStep({ ...hyper, gradScale: 1 / r.maskedTokens });
+    };
+    await step();
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) await step();
+    engine.dispose();
+    return real / ((performance.now() - t0) / 1000 / iters);
+  };
+  const padded = await measure(false);
+  const unpadded = await measure(true);
+  row('modernbert padded ([B,S] + mask)', padded, '(real tokens/s)');
+  row('modernbert unpadded (packed)', unpadded, '(real tokens/s)');
+  console.log(`modernbert unpadded vs padded (small, ${lengths.length}x${S}, ${((100 * real) / (lengths.length * S)).toFixed(0)}% real): ${(unpadded / padded).toFixed(3)}`);
 }

@@ -21,7 +21,7 @@ const USAGE = `gradpool — BERT masked-language-model training and sequence cla
                                                 dashboard, /metrics, /healthz on 127.0.0.1:9464 (GRADPOOL_METRICS_PORT,
                                                 GRADPOOL_METRICS_HOST, GRADPOOL_DASHBOARD_TOKEN)
   gradpool worker [--gpu N]                     serve one rank at a time on the ranks queue; /metrics on 9465 + GRADPOOL_WORKER_INDEX
-  gradpool fill-mask <run or HF folder> "text with [MASK]" [--top-k 5] [--checkpoint best|last] [--json]
+  gradpool fill-mask <run or HF folder> "text with [MASK]" [--top-k 5] [--checkpoint best|last] [--json]   (RoBERTa/ModernBERT BPE tokenizers: <mask>, or [MASK])
   gradpool classify <run or HF folder> "text" ["second text"] [--checkpoint best|last] [--json]
   gradpool classify <run or HF folder> --input file.csv|.tsv|.jsonl [--json] [--text-field F] [--pair-field F] [--label-field F]
 `;

@@ -1,4 +1,5 @@
 import type { BertConfig } from '../model/bert-config.ts';
+import { familyOfConfig } from '../model/families/registry.ts';
 import type { ModelHead } from '../model/model-head.ts';
 import type { ClassificationLoss, EvalResult, MlmBatch, SequenceBatch } from './engine.ts';
 
@@ -11,8 +12,10 @@ export function checkBatch(b: MlmBatch, c: BertConfig): void {
   if (b.inputIds.length !== n || b.attentionMask.length !== n || b.labels.length !== n) {
     throw new Error(`batch of ${b.batchSize}×${b.seqLen} has arrays of length ${b.inputIds.length}/${b.attentionMask.length}/${b.labels.length}`);
   }
-  if (b.seqLen > c.max_position_embeddings) {
-    throw new Error(`sequence length ${b.seqLen} exceeds max_position_embeddings ${c.max_position_embeddings}`);
+  const maxLen = familyOfConfig(c).maxSeqLen(c);
+  if (b.seqLen > maxLen) {
+    const roberta = maxLen < c.max_position_embeddings ? ` less pad_token_id + 1 (positions start after it)` : '';
+    throw new Error(`sequence length ${b.seqLen} exceeds max_position_embeddings ${c.max_position_embeddings}${roberta}`);
   }
 }
 

@@ -1,7 +1,9 @@
 import { readJsonNamed } from '../common/read-file.ts';
+import { familyOf } from './families/registry.ts';
 
 /**
- * The subset of a Hugging Face BERT `config.json` the model uses. Field names
+ * The subset of a Hugging Face `config.json` the model uses, in BERT's names
+ * (every family's config is normalised to them; its own names are kept too). Field names
  * stay snake_case so the file round-trips unchanged into runs/<name>/hf/.
  */
 export interface BertConfig {
@@ -19,65 +21,23 @@ export interface BertConfig {
   attention_probs_dropout_prob: number;
   pad_token_id: number;
   initializer_range: number;
+  /** The family (model/families/registry.ts): bert, distilbert, roberta, modernbert; absent = bert. */
+  model_type?: string;
 }
 
-/** bert-base-uncased's values; a config.json may override any of them. */
-export const BERT_BASE_DEFAULTS: BertConfig = {
-  vocab_size: 30522,
-  hidden_size: 768,
-  num_hidden_layers: 12,
-  num_attention_heads: 12,
-  intermediate_size: 3072,
-  hidden_act: 'gelu',
-  max_position_embeddings: 512,
-  type_vocab_size: 2,
-  layer_norm_eps: 1e-12,
-  hidden_dropout_prob: 0.1,
-  attention_probs_dropout_prob: 0.1,
-  pad_token_id: 0,
-  initializer_range: 0.02,
-};
+export { BERT_BASE_DEFAULTS } from './families/bert.ts';
 
-/** Fills defaults and checks every field, naming the one at fault. */
+/**
+ * Fills the family's defaults and checks every field, naming the one at fault.
+ * The family comes from `model_type` (bert when absent; an unknown one is an
+ * error listing the supported ones); the result carries BERT's field names
+ * for every family (model/families/), plus `model_type`.
+ */
 export function resolveBertConfig(raw: Record<string, unknown>, source = 'config'): BertConfig & Record<string, unknown> {
-  const cfg = { ...raw } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(BERT_BASE_DEFAULTS)) if (cfg[k] === undefined) cfg[k] = v;
-  const positiveInts = [
-    'vocab_size',
-    'hidden_size',
-    'num_hidden_layers',
-    'num_attention_heads',
-    'intermediate_size',
-    'max_position_embeddings',
-    'type_vocab_size',
-  ];
-  for (const k of positiveInts) {
-    const v = cfg[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-      throw new Error(`${source}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
-    }
-  }
-  for (const k of ['hidden_dropout_prob', 'attention_probs_dropout_prob']) {
-    const v = cfg[k];
-    if (typeof v !== 'number' || v < 0 || v >= 1) throw new Error(`${source}: ${k} must be in [0, 1), got ${JSON.stringify(v)}`);
-  }
-  for (const k of ['layer_norm_eps', 'initializer_range']) {
-    const v = cfg[k];
-    if (typeof v !== 'number' || !(v > 0)) throw new Error(`${source}: ${k} must be a positive number, got ${JSON.stringify(v)}`);
-  }
-  if ((cfg.hidden_size as number) % (cfg.num_attention_heads as number) !== 0) {
-    throw new Error(
-      `${source}: hidden_size ${cfg.hidden_size} is not a multiple of num_attention_heads ${cfg.num_attention_heads}`,
-    );
-  }
-  if (cfg.hidden_act !== 'gelu') {
-    throw new Error(`${source}: hidden_act ${JSON.stringify(cfg.hidden_act)} is not supported (only "gelu", BERT's erf GELU)`);
-  }
-  const pad = cfg.pad_token_id;
-  if (typeof pad !== 'number' || !Number.isInteger(pad) || pad < 0 || pad >= (cfg.vocab_size as number)) {
-    throw new Error(`${source}: pad_token_id ${JSON.stringify(pad)} is outside the vocabulary`);
-  }
-  return cfg as BertConfig & Record<string, unknown>;
+  const family = familyOf(raw.model_type, source);
+  const cfg = family.resolve(raw, source);
+  cfg.model_type = family.modelType;
+  return cfg;
 }
 
 export function readBertConfig(path: string): BertConfig & Record<string, unknown> {

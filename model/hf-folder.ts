@@ -6,10 +6,11 @@ import type { StateDict } from './state-dict.ts';
 import { readBertConfig, type BertConfig } from './bert-config.ts';
 import { headOfStateDict, labelsOfConfig, type ModelHead } from './model-head.ts';
 import { matchStateDict } from './parameters.ts';
+import { familyOfConfig } from './families/registry.ts';
 
 /**
- * A Hugging Face model folder: config.json + model.safetensors + vocab.txt
- * and/or tokenizer.json. This is how users bring bert-base-uncased (or their
+ * A Hugging Face model folder: config.json (its model_type picks the family)
+ * + model.safetensors + vocab.txt and/or tokenizer.json (+ vocab.json, merges.txt). This is how users bring bert-base-uncased (or their
  * own checkpoint) and how runs hand their best model back.
  */
 export interface HfModel {
@@ -48,7 +49,7 @@ export function loadHfModel(dir: string): HfModel {
 }
 
 /** Tokenizer files that travel with a model folder. */
-export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json'];
 
 /**
  * Writes config.json, model.safetensors (without the tied decoder copy, as
@@ -57,7 +58,7 @@ export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config
  */
 export function saveHfModel(dir: string, config: BertConfig, weights: StateDict, tokenizerDir?: string, extra: Record<string, unknown> = {}): void {
   mkdirSync(dir, { recursive: true });
-  const full = { architectures: ['BertForMaskedLM'], model_type: 'bert', ...config, ...extra };
+  const full = { ...familyOfConfig(config).hfConfig(config as BertConfig & Record<string, unknown>), ...extra };
   writeFileAtomic(join(dir, 'config.json'), Buffer.from(`${JSON.stringify(full, null, 2)}\n`));
   writeSafetensors(join(dir, 'model.safetensors'), weights);
   if (tokenizerDir) {

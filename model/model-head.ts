@@ -1,5 +1,6 @@
 import type { BertConfig } from './bert-config.ts';
 import type { StateDict } from './state-dict.ts';
+import { allFamilies, familyOf, familyOfConfig } from './families/registry.ts';
 
 /**
  * What sits on the encoder: BertForMaskedLM's prediction head (decoder tied
@@ -17,37 +18,28 @@ export const MLM_HEAD: ModelHead = { kind: 'mlm' };
 
 type Init = 'normal' | 'zeros' | 'ones';
 
-/** The head's parameters, in Hugging Face's state_dict() order after the encoder. */
+/** The classification head's parameters, in Hugging Face's state_dict() order after BERT's encoder. */
 export function headParams(c: BertConfig, head: ModelHead): Array<[string, number[], Init]> {
   const H = c.hidden_size;
-  if (head.kind === 'classification') {
-    return [
-      ['bert.pooler.dense.weight', [H, H], 'normal'],
-      ['bert.pooler.dense.bias', [H], 'zeros'],
-      ['classifier.weight', [head.numLabels, H], 'normal'],
-      ['classifier.bias', [head.numLabels], 'zeros'],
-    ];
-  }
+  if (head.kind !== 'classification') throw new Error('headParams: the MLM head is the family\'s (model/families/)');
   return [
-    ['cls.predictions.bias', [c.vocab_size], 'zeros'],
-    ['cls.predictions.transform.dense.weight', [H, H], 'normal'],
-    ['cls.predictions.transform.dense.bias', [H], 'zeros'],
-    ['cls.predictions.transform.LayerNorm.weight', [H], 'ones'],
-    ['cls.predictions.transform.LayerNorm.bias', [H], 'zeros'],
+    ['bert.pooler.dense.weight', [H, H], 'normal'],
+    ['bert.pooler.dense.bias', [H], 'zeros'],
+    ['classifier.weight', [head.numLabels, H], 'normal'],
+    ['classifier.bias', [head.numLabels], 'zeros'],
   ];
 }
 
 /**
  * Names a checkpoint may carry that this model deliberately does not use:
- * the position_ids buffer always; for the MLM model the tied decoder copies
- * and BertForPreTraining's pooler and NSP head (bert-base-uncased ships
- * them); for the classifier every `cls.` head (an MLM or pre-training
- * checkpoint's encoder is what a classifier starts from).
+ * for an MLM model the family's buffers, poolers and pre-training heads, and
+ * the tied decoder aliases; for the classifier every `cls.` head (an MLM or
+ * pre-training checkpoint's encoder is what a classifier starts from).
  */
-export function ignorableName(name: string, head: ModelHead): boolean {
-  if (name === 'bert.embeddings.position_ids') return true;
-  if (head.kind === 'classification') return name.startsWith('cls.');
-  return name === 'cls.predictions.decoder.weight' || name === 'cls.predictions.decoder.bias' || /^(bert\.pooler\.|cls\.seq_relationship\.)/.test(name);
+export function ignorableName(name: string, head: ModelHead, c?: BertConfig): boolean {
+  const family = c ? familyOfConfig(c) : familyOf('bert');
+  if (head.kind === 'classification') return name.startsWith('cls.') || family.ignorable(name);
+  return family.ignorable(name) || family.tiedAliases.some(([alias]) => alias === name);
 }
 
 /** The head a state dict was saved with: a classifier's has classifier.weight [numLabels, H]. */
@@ -56,12 +48,16 @@ export function headOfStateDict(sd: StateDict): ModelHead {
   return w ? { kind: 'classification', numLabels: w.shape[0]! } : MLM_HEAD;
 }
 
-/** The duplicates torch's state_dict() lists besides the parameters (BertForMaskedLM's tied decoder), for .pth files. */
+/** The aliases torch's <Family>ForMaskedLM.state_dict() lists for its tied decoder, for .pth files. */
 export function withTiedCopies(sd: StateDict, head: ModelHead): StateDict {
   if (head.kind !== 'mlm') return sd;
   const out: StateDict = new Map(sd);
-  out.set('cls.predictions.decoder.weight', sd.get('bert.embeddings.word_embeddings.weight')!);
-  out.set('cls.predictions.decoder.bias', sd.get('cls.predictions.bias')!);
+  for (const family of allFamilies()) {
+    for (const [alias, target] of family.tiedAliases) {
+      const t = sd.get(target);
+      if (t && !out.has(alias)) out.set(alias, t);
+    }
+  }
   return out;
 }
 

@@ -1,10 +1,12 @@
 import { Rng } from '../common/rng.ts';
 import { numel, shapeText, type HostTensor, type StateDict } from './state-dict.ts';
 import type { BertConfig } from './bert-config.ts';
+import type { FamilyParam } from './families/family.ts';
+import { familyOf, familyOfConfig } from './families/registry.ts';
 import { headParams, ignorableName, MLM_HEAD, withTiedCopies, type ModelHead } from './model-head.ts';
 
 /**
- * BertForMaskedLM's (or, with a classification head, BertForSequenceClassification's)
+ * <Family>ForMaskedLM's (or, with a classification head, BertForSequenceClassification's)
  * parameters under their Hugging Face state-dict names and PyTorch shapes, in
  * state_dict() order. Every engine lays its flat parameter and gradient
  * buffers out in this order, which is what lets ranks all-reduce one buffer
@@ -16,44 +18,37 @@ export interface ParamSpec {
   /** Offset into the flat buffer, in floats. */
   offset: number;
   size: number;
-  /** How BERT's _init_weights initialises it. */
+  /** How the family's _init_weights initialises it. */
   init: 'normal' | 'zeros' | 'ones';
-  /** AdamW weight decay applies (not to biases and LayerNorm, as HF Trainer). */
+  /** AdamW weight decay applies (not to biases and normalisation layers, as HF Trainer). */
   decay: boolean;
+  /** 'normal': standard deviation (default initializer_range) and truncation at ±2 std. */
+  std?: number;
+  truncated?: boolean;
+  /** Rows zeroed at init (padding_idx). */
+  zeroRows?: number[];
 }
 
+/**
+ * The model's parameters for its family (config.model_type) and head: the
+ * family's encoder and MLM head, or BERT's encoder and the classification head.
+ */
 export function bertParamSpecs(c: BertConfig, head: ModelHead = MLM_HEAD): ParamSpec[] {
-  const H = c.hidden_size;
-  const list: Array<[string, number[], ParamSpec['init']]> = [
-    ['bert.embeddings.word_embeddings.weight', [c.vocab_size, H], 'normal'],
-    ['bert.embeddings.position_embeddings.weight', [c.max_position_embeddings, H], 'normal'],
-    ['bert.embeddings.token_type_embeddings.weight', [c.type_vocab_size, H], 'normal'],
-    ['bert.embeddings.LayerNorm.weight', [H], 'ones'],
-    ['bert.embeddings.LayerNorm.bias', [H], 'zeros'],
-  ];
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    const p = `bert.encoder.layer.${i}.`;
-    for (const qkv of ['query', 'key', 'value']) {
-      list.push([`${p}attention.self.${qkv}.weight`, [H, H], 'normal'], [`${p}attention.self.${qkv}.bias`, [H], 'zeros']);
+  const family = familyOfConfig(c);
+  let list: FamilyParam[];
+  if (head.kind === 'classification') {
+    if (family.modelType !== 'bert') {
+      throw new Error(`classification stages train BertForSequenceClassification: model_type ${family.modelType} has no classification head here (MLM only)`);
     }
-    list.push(
-      [`${p}attention.output.dense.weight`, [H, H], 'normal'],
-      [`${p}attention.output.dense.bias`, [H], 'zeros'],
-      [`${p}attention.output.LayerNorm.weight`, [H], 'ones'],
-      [`${p}attention.output.LayerNorm.bias`, [H], 'zeros'],
-      [`${p}intermediate.dense.weight`, [c.intermediate_size, H], 'normal'],
-      [`${p}intermediate.dense.bias`, [c.intermediate_size], 'zeros'],
-      [`${p}output.dense.weight`, [H, c.intermediate_size], 'normal'],
-      [`${p}output.dense.bias`, [H], 'zeros'],
-      [`${p}output.LayerNorm.weight`, [H], 'ones'],
-      [`${p}output.LayerNorm.bias`, [H], 'zeros'],
-    );
+    const encoder = family.mlmParams(c).filter((p) => p.name.startsWith('bert.'));
+    list = [...encoder, ...headParams(c, head).map(([name, shape, init]) => ({ name, shape, init, decay: init === 'normal' }))];
+  } else {
+    list = family.mlmParams(c);
   }
-  list.push(...headParams(c, head));
   let offset = 0;
-  return list.map(([name, shape, init]) => {
-    const size = numel(shape);
-    const spec = { name, shape, offset, size, init, decay: !(name.endsWith('.bias') || name.includes('LayerNorm')) };
+  return list.map((p) => {
+    const size = numel(p.shape);
+    const spec: ParamSpec = { ...p, offset, size };
     offset += size;
     return spec;
   });
@@ -64,18 +59,27 @@ export function totalSize(specs: ParamSpec[]): number {
   return last.offset + last.size;
 }
 
-/** BERT's _init_weights: N(0, initializer_range), zero biases, LayerNorm ones, zero padding row (`only`: those parameters). */
+/**
+ * The family's _init_weights: N(0, std) (truncated at ±2 std where the family
+ * does so), zero biases, norm weights 1, zero padding rows (`only`: those parameters).
+ */
 export function initBertWeights(c: BertConfig, seed: number, head: ModelHead = MLM_HEAD, only?: (name: string) => boolean): StateDict {
   const rng = new Rng(seed);
   const sd: StateDict = new Map();
   for (const s of bertParamSpecs(c, head)) {
     if (only && !only(s.name)) continue;
     const data = new Float32Array(s.size);
+    const std = s.std ?? c.initializer_range;
     if (s.init === 'ones') data.fill(1);
-    else if (s.init === 'normal') for (let i = 0; i < s.size; i++) data[i] = rng.normal() * c.initializer_range;
-    if (s.name === 'bert.embeddings.word_embeddings.weight') {
-      data.fill(0, c.pad_token_id * c.hidden_size, (c.pad_token_id + 1) * c.hidden_size);
-    }
+    else if (s.init === 'normal' && s.truncated) {
+      for (let i = 0; i < s.size; i++) {
+        let x = rng.normal();
+        while (Math.abs(x) > 2) x = rng.normal();
+        data[i] = x * std;
+      }
+    } else if (s.init === 'normal') for (let i = 0; i < s.size; i++) data[i] = rng.normal() * std;
+    const width = s.shape[1] ?? 0;
+    for (const row of s.zeroRows ?? []) data.fill(0, row * width, (row + 1) * width);
     sd.set(s.name, { shape: s.shape, data });
   }
   return sd;
@@ -94,7 +98,7 @@ export function matchStateDict(
   head: ModelHead = MLM_HEAD,
 ): { tensors: StateDict; ignored: string[] } {
   const specs = bertParamSpecs(c, head);
-  const renamed = canonicalNames(incoming);
+  const renamed = canonicalNames(incoming, c);
   const tensors: StateDict = new Map();
   const missing: string[] = [];
   const wrongShape: string[] = [];
@@ -115,13 +119,13 @@ export function matchStateDict(
   const unexpected: string[] = [];
   for (const name of renamed.keys()) {
     if (known.has(name)) continue;
-    if (ignorableName(name, head)) ignored.push(name);
+    if (ignorableName(name, head, c)) ignored.push(name);
     else unexpected.push(name);
   }
-  // A checkpoint without an output bias (rare) is still a complete model.
-  if (head.kind === 'mlm' && missing.length === 1 && missing[0] === 'cls.predictions.bias') {
-    const dec = renamed.get('cls.predictions.decoder.bias');
-    tensors.set('cls.predictions.bias', dec ?? { shape: [c.vocab_size], data: new Float32Array(c.vocab_size) });
+  // A checkpoint without an output bias (rare) is still a complete model: the tied alias, else zeros.
+  const outputBias = head.kind === 'mlm' ? familyOfConfig(c).tiedAliases.find(([alias, target]) => target === missing[0] && alias.endsWith('.bias')) : undefined;
+  if (outputBias && missing.length === 1) {
+    tensors.set(outputBias[1], renamed.get(outputBias[0]) ?? { shape: [c.vocab_size], data: new Float32Array(c.vocab_size) });
     missing.length = 0;
   }
   if (missing.length || unexpected.length || wrongShape.length) {
@@ -137,18 +141,15 @@ export function matchStateDict(
   return { tensors: ordered, ignored };
 }
 
-/** Hugging Face's legacy names (LayerNorm gamma/beta, a BertModel without the `bert.` prefix) as today's. */
-export function canonicalNames(incoming: StateDict): StateDict {
+/** Hugging Face's legacy names (BERT: LayerNorm gamma/beta, a base model without its prefix) as today's. */
+export function canonicalNames(incoming: StateDict, c?: BertConfig): StateDict {
+  const family = c ? familyOfConfig(c) : familyOf('bert');
   const renamed: StateDict = new Map();
-  for (const [raw, t] of incoming) {
-    let name = raw.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
-    if (/^(embeddings|encoder|pooler)\./.test(name)) name = `bert.${name}`;
-    renamed.set(name, t);
-  }
+  for (const [raw, t] of incoming) renamed.set(family.canonicalName(raw), t);
   return renamed;
 }
 
-/** Adds the tied duplicates torch's BertForMaskedLM.state_dict() contains, for .pth files. */
+/** Adds the tied duplicates torch's <Family>ForMaskedLM.state_dict() contains, for .pth files. */
 export function withTiedDecoder(sd: StateDict): StateDict {
   return withTiedCopies(sd, MLM_HEAD);
 }

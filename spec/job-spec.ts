@@ -28,18 +28,21 @@ export interface CorpusSpec {
 }
 
 export interface TokenizerSpec {
-  /** A folder with tokenizer.json or vocab.txt, or either file. Default: the model's init_from folder. */
+  /** A folder with tokenizer.json (WordPiece or byte-level BPE), vocab.txt or vocab.json + merges.txt, or tokenizer.json / vocab.txt. Default: the model's init_from folder. */
   path: string;
   /** When set (and no path), a WordPiece vocabulary of this size is built from the training corpus. */
   build_vocab_size: number;
 }
 
 export interface ModelSpec {
-  /** A local Hugging Face folder (config.json + model.safetensors) to continue from. */
+  /** A local Hugging Face folder (config.json + model.safetensors) to continue from; its config.json's model_type picks the family. */
   init_from: string;
   /** A config.json path for a model trained from scratch. */
   config_file: string;
-  /** Inline config.json fields (override config_file / defaults). */
+  /**
+   * Inline config.json fields (override config_file / the family's defaults). `model_type`
+   * picks the family: bert (default), distilbert, roberta, modernbert (model/families/).
+   */
   config: Record<string, unknown>;
 }
 

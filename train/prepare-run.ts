@@ -10,6 +10,7 @@ import { loadTokenizer } from '../data/tokenizer/load-tokenizer.ts';
 import { isDirectory } from '../data/tokenizer/tokenizer.ts';
 import { buildWordPieceVocab } from '../data/tokenizer/train-wordpiece.ts';
 import { readBertConfig, resolveBertConfig, type BertConfig } from '../model/bert-config.ts';
+import { familyOf, familyOfConfig } from '../model/families/registry.ts';
 import { prepareClassification } from './prepare-classification.ts';
 import type { ClassificationData, RunSpec } from './run-spec.ts';
 
@@ -45,10 +46,19 @@ export async function prepareRun(job: Job, worldSize: number, log: (l: string) =
     modelConfig = readBertConfig(join(job.model.init_from, 'config.json'));
   } else {
     const base = job.model.config_file ? readBertConfig(job.model.config_file) : {};
+    const given = { ...base, ...job.model.config } as Record<string, unknown>;
+    // The tokenizer's special ids, under the names the family's config.json uses for them.
+    const ids = familyOf(given.model_type, job.model.config_file || 'model.config').tokenIdFields(tokenizer.special);
     modelConfig = resolveBertConfig(
-      { vocab_size: tokenizer.vocabSize, pad_token_id: tokenizer.special.pad, ...base, ...job.model.config },
+      { vocab_size: tokenizer.vocabSize, pad_token_id: tokenizer.special.pad, ...ids, ...given },
       job.model.config_file || 'model.config',
     );
+  }
+  const family = familyOfConfig(modelConfig);
+  const conventional = family.specialTokens.mask;
+  if (tokenizer.idToToken(tokenizer.special.mask) !== conventional) {
+    // Not an error (a model learns whatever ids it is given), but not what the family's published tokenizers use.
+    log(`tokenizer: ${family.modelType} tokenizers spell the mask token ${conventional}; this one uses ${tokenizer.idToToken(tokenizer.special.mask)} (${tokenizerPath})`);
   }
   if (tokenizer.vocabSize > modelConfig.vocab_size) {
     throw new Error(
@@ -56,8 +66,12 @@ export async function prepareRun(job: Job, worldSize: number, log: (l: string) =
     );
   }
   job.stages.forEach((s, i) => {
-    if (s.seq_len > modelConfig.max_position_embeddings) {
-      throw new Error(`stages[${i}].seq_len: ${s.seq_len} exceeds the model's max_position_embeddings ${modelConfig.max_position_embeddings}`);
+    if (s.task === 'classification' && family.modelType !== 'bert') {
+      throw new Error(`stages[${i}].task: classification stages train BertForSequenceClassification; model_type ${family.modelType} trains MLM stages only`);
+    }
+    if (s.seq_len > family.maxSeqLen(modelConfig)) {
+      const why = family.maxSeqLen(modelConfig) === modelConfig.max_position_embeddings ? '' : ` (${family.modelType} numbers positions from pad_token_id + 1)`;
+      throw new Error(`stages[${i}].seq_len: ${s.seq_len} exceeds the ${family.maxSeqLen(modelConfig)} positions of the model's max_position_embeddings ${modelConfig.max_position_embeddings}${why}`);
     }
   });
 

@@ -67,7 +67,7 @@ export function classifierStartWeights(spec: RunSpec, stage: number, sources: St
   const head = stageHead(spec, stage);
   const isHead = (name: string) => /^(bert\.pooler\.|classifier\.)/.test(name);
   const init = initBertWeights(spec.modelConfig, mixSeed(spec.job.seed, 0xc1a5, stage), head, sources.length ? isHead : undefined);
-  const named = sources.map(canonicalNames);
+  const named = sources.map((s) => canonicalNames(s, spec.modelConfig));
   const out: StateDict = new Map();
   const missing: string[] = [];
   for (const s of bertParamSpecs(spec.modelConfig, head)) {

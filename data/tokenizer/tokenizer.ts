@@ -33,6 +33,10 @@ export interface Tokenizer {
   encode(text: string): Encoded;
   idToToken(id: number): string;
   tokenToId(token: string): number | undefined;
+  /** Text of ids, special tokens left out (byte-level BPE: exact); absent = join the WordPiece tokens. */
+  decode?(ids: number[]): string;
+  /** Byte-level BPE: the space before the mask token belongs to it (RoBERTa's <mask> has lstrip). */
+  readonly maskTakesSpaceBefore?: boolean;
 }
 
 export function specialIdsFrom(lookup: (t: string) => number | undefined, source: string): SpecialIds {

@@ -100,8 +100,11 @@ export function gelu<T extends tf.Tensor>(x: T): T {
   return op(x) as T;
 }
 
-/** table[ids] for a row table [R,H]; the gradient is scattered (summed) back with ScatterNd. */
-export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+/**
+ * table[ids] for a row table [R,H]; the gradient is scattered (summed) back with ScatterNd.
+ * `paddingIdx`: lookups of that row give it no gradient (nn.Embedding's padding_idx).
+ */
+export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D, paddingIdx?: number): tf.Tensor2D {
   const rows = table.shape[0];
   const op = custom(([tIn], save) => {
     // Saved (kept) for the gradient: ids made inside variableGrads' function are disposed before it runs.
@@ -109,7 +112,8 @@ export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
     return {
       value: tf.gather(tIn, ids),
       gradFunc: (dy, saved) => {
-        const g = dy as tf.Tensor2D;
+        let g = dy as tf.Tensor2D;
+        if (paddingIdx !== undefined) g = tf.mul(g, tf.reshape(tf.cast(tf.notEqual(saved[0]!, paddingIdx), 'float32'), [-1, 1]));
         return [tf.scatterND(tf.reshape(saved[0]!, [-1, 1]), g, [rows, g.shape[1]])];
       },
     };

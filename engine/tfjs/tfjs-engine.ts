@@ -21,7 +21,8 @@ import type {
 } from '../engine.ts';
 import { checkBatch, checkClassificationBatch, classWeightSum, evalResultFrom, maskedPositions } from '../batch-checks.ts';
 import { rethrowOutOfMemory } from '../out-of-memory.ts';
-import { additiveMask, bertEncoder, mlmHead, type BertInputs } from './bert.ts';
+import { additiveMask, bertEncoder, mlmHead, positionIdsFromInputIds, type BertInputs, type EncoderLayout } from './bert.ts';
+import { tfjsLayout } from './tfjs-layouts.ts';
 import { initTfjsBackend, type TfjsBackendName } from './backend.ts';
 import { classifierLogits } from './classification-head.ts';
 import { classCrossEntropySum, crossEntropySum, gatherRows } from './ops.ts';
@@ -54,6 +55,8 @@ const OUT_OF_MEMORY = /memory access out of bounds|Aborted\(|out of memory|Array
 export class TfjsEngine implements Engine {
   private p: TfjsParams;
   private rng: Rng;
+  /** Where the family keeps its tensors (BERT, DistilBERT, RoBERTa). */
+  private readonly layout: EncoderLayout;
 
   private constructor(
     readonly config: BertConfig,
@@ -62,11 +65,13 @@ export class TfjsEngine implements Engine {
     init: StateDict,
     seed: number,
   ) {
+    this.layout = tfjsLayout(config);
     this.p = new TfjsParams(config, head, init);
     this.rng = new Rng(seed).fork(0x0d0);
   }
 
   static async create(o: TfjsEngineOptions): Promise<TfjsEngine> {
+    tfjsLayout(o.config); // a family tfjs does not implement fails here, before the backend starts
     const be = await initTfjsBackend(o.backend ?? 'auto');
     const head = o.head ?? MLM_HEAD;
     const init = o.weights
@@ -103,6 +108,9 @@ export class TfjsEngine implements Engine {
       seqLen: b.seqLen,
       inputIds: tf.tensor1d(b.inputIds, 'int32'),
       tokenTypeIds: b.tokenTypeIds ? tf.tensor1d(b.tokenTypeIds, 'int32') : tf.zeros([b.inputIds.length], 'int32'),
+      ...(this.layout.positionsFromIds
+        ? { positionIds: tf.tensor1d(positionIdsFromInputIds(b.inputIds, b.batchSize, b.seqLen, this.config.pad_token_id), 'int32') }
+        : {}),
       additiveMask: additiveMask(b.attentionMask, b.batchSize, b.seqLen),
     };
   }
@@ -118,9 +126,9 @@ export class TfjsEngine implements Engine {
     const { positions, labels } = maskedPositions(batch);
     if (positions.length === 0) return { lossSum: 0, maskedTokens: 0 };
     const lossSum = this.backward(train, (seed) => {
-      const h = bertEncoder(this.config, this.p.weights, inp(), seed);
+      const h = bertEncoder(this.config, this.p.weights, inp(), seed, this.layout);
       const rows = gatherRows(h, tf.tensor1d(positions, 'int32'));
-      return crossEntropySum(mlmHead(this.config, this.p.weights, rows), tf.tensor1d(labels, 'int32'));
+      return crossEntropySum(mlmHead(this.config, this.p.weights, rows, this.layout), tf.tensor1d(labels, 'int32'));
     });
     return { lossSum, maskedTokens: positions.length };
   }
@@ -152,7 +160,7 @@ export class TfjsEngine implements Engine {
   }
 
   private classLogits(batch: SequenceBatch, seed: (() => number) | null): tf.Tensor2D {
-    const h = bertEncoder(this.config, this.p.weights, this.inputs(batch), seed);
+    const h = bertEncoder(this.config, this.p.weights, this.inputs(batch), seed, this.layout);
     const head = this.p.head as Extract<ModelHead, { kind: 'classification' }>;
     const rate = head.classifierDropout ?? this.config.hidden_dropout_prob;
     return classifierLogits(this.p.weights, h, batch.batchSize, batch.seqLen, rate, seed);
@@ -211,15 +219,15 @@ export class TfjsEngine implements Engine {
       tf.tidy(() => {
         const inp = this.mlmInputs(batch);
         this.p.refreshTransposes();
-        const h = bertEncoder(this.config, w, inp, null);
+        const h = bertEncoder(this.config, w, inp, null, this.layout);
         if (positions.length > 0) {
-          const logits = mlmHead(this.config, w, gatherRows(h, tf.tensor1d(positions, 'int32')));
+          const logits = mlmHead(this.config, w, gatherRows(h, tf.tensor1d(positions, 'int32')), this.layout);
           lossSum = crossEntropySum(logits, tf.tensor1d(labels, 'int32')).dataSync()[0]!;
           top = tf.topk(logits, k).indices.dataSync();
         }
         for (let r0 = 0; r0 < M; r0 += EVAL_ROWS) {
           const rows = Math.min(EVAL_ROWS, M - r0);
-          pred.set(tf.tidy(() => tf.argMax(mlmHead(this.config, w, tf.slice(h, [r0, 0], [rows, -1])), 1).dataSync()), r0);
+          pred.set(tf.tidy(() => tf.argMax(mlmHead(this.config, w, tf.slice(h, [r0, 0], [rows, -1]), this.layout), 1).dataSync()), r0);
         }
       });
     } catch (e) {
@@ -232,8 +240,8 @@ export class TfjsEngine implements Engine {
     return tf.tidy(() => {
       const inp = this.mlmInputs(batch);
       this.p.refreshTransposes();
-      const h = bertEncoder(this.config, this.p.weights, inp, null);
-      const logits = mlmHead(this.config, this.p.weights, gatherRows(h, tf.tensor1d(positions, 'int32')));
+      const h = bertEncoder(this.config, this.p.weights, inp, null, this.layout);
+      const logits = mlmHead(this.config, this.p.weights, gatherRows(h, tf.tensor1d(positions, 'int32')), this.layout);
       const top = tf.topk(tf.softmax(logits), k);
       return {
         positions,
@@ -247,8 +255,8 @@ export class TfjsEngine implements Engine {
     return tf.tidy(() => {
       const inp = this.mlmInputs(batch);
       this.p.refreshTransposes();
-      const h = bertEncoder(this.config, this.p.weights, inp, null);
-      return Float32Array.from(mlmHead(this.config, this.p.weights, h).dataSync());
+      const h = bertEncoder(this.config, this.p.weights, inp, null, this.layout);
+      return Float32Array.from(mlmHead(this.config, this.p.weights, h, this.layout).dataSync());
     });
   }
 

@@ -2,6 +2,7 @@ import { Rng } from '../../common/rng.ts';
 import type { StateDict } from '../../model/state-dict.ts';
 import type { BertConfig } from '../../model/bert-config.ts';
 import { MLM_HEAD, type ModelHead } from '../../model/model-head.ts';
+import { familyOfConfig } from '../../model/families/registry.ts';
 import { bertParamSpecs, initBertWeights, matchStateDict, totalSize, type ParamSpec } from '../../model/parameters.ts';
 import type {
   ClassificationBatch,
@@ -45,6 +46,12 @@ export interface TorchEngineOptions {
   threads?: number;
   /** bf16 autocast on CUDA (fp32 master weights and gradients); default true. Ignored on CPU. */
   amp?: boolean;
+  /**
+   * ModernBERT: pack the real tokens of right-padded batches (Linear layers on T
+   * tokens, attention per sequence) as Hugging Face's flash-attention path; false
+   * keeps [B, S] with a padding mask (its SDPA path). Default true.
+   */
+  unpadded?: boolean;
 }
 
 /**
@@ -99,7 +106,8 @@ export class TorchEngine implements Engine {
         parallel: /ATen parallel backend: (.*)/.exec(v.parallel)?.[1] ?? 'unknown',
       },
     };
-    const make = (h: ModelHead, flat: Float32Array) => nativeEngine(addon, o.config, h, flat, { device, threads, amp });
+    const nativeConfig = { ...o.config, _unpadded: o.unpadded === false ? 0 : 1 } as BertConfig;
+    const make = (h: ModelHead, flat: Float32Array) => nativeEngine(addon, nativeConfig, h, flat, { device, threads, amp });
     return new TorchEngine(o.config, info, make, head, flatten(bertParamSpecs(o.config, head), init), o.seed);
   }
 
@@ -321,9 +329,11 @@ function nativeEngine(
   o: { device: string; threads: number; amp: boolean },
 ): NativeTorchEngine {
   const specs = bertParamSpecs(config, head);
+  const family = familyOfConfig(config);
   return new addon.TorchEngine({
-    config: config as unknown as Record<string, unknown>,
-    head: head.kind,
+    config: family.nativeConfig(config as BertConfig & Record<string, unknown>),
+    family: family.native.encoder,
+    head: head.kind === 'mlm' ? family.native.mlmHead : head.kind,
     ...(head.kind === 'classification'
       ? { numLabels: head.numLabels, classifierDropout: head.classifierDropout ?? config.hidden_dropout_prob }
       : {}),

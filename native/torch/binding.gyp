@@ -14,6 +14,11 @@
         "src/torch_engine.cc",
         "src/grad_buckets.cc",
         "src/model/bert_encoder.cc",
+        "src/model/roberta_encoder.cc",
+        "src/model/distilbert_encoder.cc",
+        "src/model/distilbert_mlm_head.cc",
+        "src/model/modernbert_encoder.cc",
+        "src/model/modernbert_mlm_head.cc",
         "src/model/mlm_head.cc",
         "src/model/classification_head.cc"
       ],

@@ -60,5 +60,5 @@ test('our BERT procedure and @huggingface/tokenizers agree on every line of two 
 test('loadTokenizer prefers tokenizer.json and names a folder without either file', () => {
   assert.equal(loadTokenizer(BERT).kind, 'tokenizer.json');
   assert.equal(loadTokenizer(join(BERT, 'vocab.txt')).kind, 'wordpiece');
-  assert.throws(() => loadTokenizer(new URL('.', import.meta.url).pathname), /neither tokenizer.json nor vocab.txt/);
+  assert.throws(() => loadTokenizer(new URL('.', import.meta.url).pathname), /neither tokenizer.json, vocab.txt nor vocab.json \+ merges.txt/);
 });

@@ -54,6 +54,25 @@ inline Cfg cfgOf(const Napi::Object& o) {
   cfg.adrop = num("attention_probs_dropout_prob");
   cfg.numLabels = o.Has("numLabels") ? (int64_t)o.Get("numLabels").As<Napi::Number>().DoubleValue() : 0;
   cfg.clsDrop = o.Has("classifierDropout") ? o.Get("classifierDropout").As<Napi::Number>().DoubleValue() : cfg.hdrop;
+  // The rest (families' own fields: booleans as 0/1, numeric lists) for the family's encoder.
+  auto keys = c.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); i++) {
+    std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value v = c.Get(k);
+    if (v.IsNumber()) cfg.num[k] = v.As<Napi::Number>().DoubleValue();
+    else if (v.IsBoolean()) cfg.num[k] = v.As<Napi::Boolean>().Value() ? 1 : 0;
+    else if (v.IsArray()) {
+      auto a = v.As<Napi::Array>();
+      std::vector<double> xs;
+      bool numeric = true;
+      for (uint32_t j = 0; j < a.Length() && numeric; j++) {
+        Napi::Value e = a.Get(j);
+        if (e.IsNumber()) xs.push_back(e.As<Napi::Number>().DoubleValue());
+        else numeric = false;
+      }
+      if (numeric) cfg.lists[k] = std::move(xs);
+    }
+  }
   return cfg;
 }
 

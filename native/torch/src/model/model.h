@@ -37,6 +37,15 @@ struct Cfg {
   double eps = 1e-12, hdrop = 0.1, adrop = 0.1;
   int64_t numLabels = 0;  // sequence classification
   double clsDrop = 0.1;   // dropout before the classifier (classifier_dropout, else hidden_dropout_prob)
+  // Every other numeric config field (and numeric lists, e.g. ModernBERT's per-layer plan) a family
+  // may read; the TypeScript side (model/families/) resolves them before the engine is built.
+  std::map<std::string, double> num;
+  std::map<std::string, std::vector<double>> lists;
+
+  double get(const std::string& k, double def) const {
+    auto it = num.find(k);
+    return it == num.end() ? def : it->second;
+  }
 };
 
 struct Batch {
@@ -70,6 +79,14 @@ struct Layers {
   // LayerNorm with weight W[i], bias W[i+1], in fp32.
   at::Tensor norm(const Fwd& f, const at::Tensor& x, int i) const {
     return at::layer_norm(x.to(at::kFloat), {c.H}, f.w[i], f.w[i + 1], c.eps);
+  }
+  // Optional-bias forms (ModernBERT: biases absent by default); a negative index = no bias.
+  at::Tensor linOpt(const Fwd& f, const at::Tensor& x, int w, int b) const {
+    return b < 0 ? at::linear(f.amp ? x.to(at::kBFloat16) : x, f.w[w]) : at::linear(f.amp ? x.to(at::kBFloat16) : x, f.w[w], f.w[b]);
+  }
+  at::Tensor normOpt(const Fwd& f, const at::Tensor& x, int w, int b) const {
+    return b < 0 ? at::layer_norm(x.to(at::kFloat), {c.H}, f.w[w], {}, c.eps)
+                 : at::layer_norm(x.to(at::kFloat), {c.H}, f.w[w], f.w[b], c.eps);
   }
 };
 
