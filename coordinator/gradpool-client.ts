@@ -4,7 +4,7 @@ import { serviceKeys } from '../protocol/keys.ts';
 import { connectRedis, logRedisErrors, queueConnection } from '../protocol/redis.ts';
 import { serviceConfigFromEnv, type ServiceConfig } from '../protocol/service-config.ts';
 import type { Job as TrainingJob } from '../spec/job-spec.ts';
-import { jobToEnvelope } from '../protocol/job-envelope.ts';
+import { jobToEnvelope, type ServiceFields } from '../protocol/job-envelope.ts';
 import { fromProgressJson, fromRunResultJson, type JobStateName, type JobStatusJson, type ProgressJson } from '../protocol/messages.ts';
 import { JOB_NAME, JOBS_QUEUE } from '../protocol/queues.ts';
 import { loadJobFile, validateJob } from '../spec/validate-job.ts';
@@ -29,8 +29,10 @@ export interface SubmitOptions {
   priority?: number;
   /** Continue an existing run folder from its last.pth. */
   resume?: boolean;
-  /** A caller-chosen unique id; default: the job name plus a timestamp. */
+  /** A caller-chosen unique id; default: the job name plus a timestamp. Refused if a job with it exists. */
   id?: string;
+  /** The scheduling fields: min_world_size (elastic), preemptible, max_restarts (proto/README.md). */
+  service?: Pick<ServiceFields, 'min_world_size' | 'preemptible' | 'max_restarts'>;
 }
 
 export type RunEvent =
@@ -74,15 +76,20 @@ export class GradpoolClient {
   async submit(job: string | TrainingJob | Record<string, unknown>, o: SubmitOptions = {}): Promise<string> {
     const typed: TrainingJob = typeof job === 'string' ? loadJobFile(job) : validateJob(job, 'job');
     const id = o.id ?? `${typed.name}-${Date.now().toString(36)}`;
-    const envelope = jobToEnvelope(typed, { world_size: o.worldSize ?? 0, priority: o.priority ?? 0, resume: o.resume ?? false }, 'json');
+    const envelope = jobToEnvelope(typed, { world_size: o.worldSize ?? 0, priority: o.priority ?? 0, resume: o.resume ?? false, ...(o.service ?? {}) }, 'json');
+    // BullMQ ignores an add with a job id it holds: refuse it here instead of losing the job silently.
+    const existing = await Job.fromId(this.queue, id);
+    if (existing) throw new Error(`job id ${id} is already used (a run ${await existing.getState()}); choose another id`);
+    // QUEUED before the add: the coordinator may reject the job (FAILED) before this call returns.
+    const now = String(Date.now());
+    await this.redis.del(serviceKeys(this.config.prefix).status(id));
+    await this.redis.hset(serviceKeys(this.config.prefix).status(id), { state: 'QUEUED', message: 'submitted', updated_at_ms: now, created_at_ms: now });
     await this.queue.add(JOB_NAME, envelope, {
       jobId: id,
       priority: o.priority && o.priority > 0 ? o.priority : undefined,
       attempts: 3,
       backoff: { type: 'fixed', delay: 5000 },
     });
-    const now = String(Date.now());
-    await this.redis.hset(serviceKeys(this.config.prefix).status(id), { state: 'QUEUED', message: '', updated_at_ms: now, created_at_ms: now });
     return id;
   }
 
@@ -93,6 +100,7 @@ export class GradpoolClient {
     if (!s && !job) throw new Error(`no run ${id}`);
     const base: JobStatusJson = s ?? {
       id, state: 'QUEUED', message: '', updated_at_ms: job!.timestamp, created_at_ms: job!.timestamp, started_at_ms: 0, finished_at_ms: 0,
+      queue_position: 0, queue_reason: '', attempt: 0, world_size: 0,
     };
     if (job && (await job.getState()) === 'failed' && base.state !== 'FAILED') return { ...base, state: 'FAILED', message: job.failedReason };
     return base;
@@ -154,12 +162,16 @@ export class GradpoolClient {
     throw new Error(`run ${id}: event stream ended`);
   }
 
-  /** Stops a run within seconds (it checkpoints first); a run still queued is removed. */
+  /**
+   * Stops a run within seconds (it checkpoints first; a queued run is removed
+   * from the queue and ends CANCELLED). The cancel key lives 7 days.
+   */
   async cancel(id: string): Promise<void> {
     const k = serviceKeys(this.config.prefix);
-    await this.redis.set(k.cancel(id), '1', 'EX', 7 * 86400);
     const job = await Job.fromId(this.queue, id);
     if (!job) throw new Error(`no run ${id}`);
+    await this.redis.set(k.cancel(id), '1', 'EX', 7 * 86400);
+    await this.redis.publish(k.cancelChannel, id);
     const state = await job.getState();
     if (state === 'waiting' || state === 'prioritized' || state === 'delayed') {
       await job.remove();
