@@ -4,6 +4,7 @@ import { decodeJobEnvelope, type ServiceFields } from '../protocol/job-envelope.
 import { runPaths } from '../train/run-spec.ts';
 import { JobSpecError } from '../spec/validate-job.ts';
 import type { Job } from '../spec/job-spec.ts';
+import { allowedWorldSizes, SchedulerInputError } from './scheduling/index.ts';
 
 /**
  * Everything intake checks before a job may wait for workers, in one path
@@ -34,6 +35,13 @@ export function checkJobData(data: unknown, o: { resumingAttempt: boolean }): Ch
     throw new JobRejected(e.source === 'payload' ? e.problems.map(inPayload) : e.problems);
   }
   const problems = pathProblems(decoded.job);
+  const { world_size, min_world_size } = decoded.service;
+  try {
+    allowedWorldSizes(decoded.job.stages, min_world_size || world_size || 1, world_size || Infinity);
+  } catch (e) {
+    if (!(e instanceof SchedulerInputError)) throw e;
+    problems.push(...e.problems.map(inPayload));
+  }
   const runDir = join(decoded.job.output_dir, decoded.job.name);
   // A run folder holding a run is continued only when asked (or when this run's own attempt left it).
   if (!decoded.service.resume && !o.resumingAttempt && existsSync(runPaths(runDir).last)) {

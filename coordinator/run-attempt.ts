@@ -36,6 +36,8 @@ export interface RunEntry {
   lastProgress: unknown;
   state: RunState;
   lastEstimateAt: number;
+  /** The world sizes its epochs are planned for (all it may use); empty: each size on its own. */
+  epochWorlds: number[];
   /** The world size of each attempt that trained, for the run's log line. */
   segments: string[];
 }

@@ -7,6 +7,7 @@ import { rankJobId } from '../protocol/queues.ts';
 import { setRunStatus, type RunState, type RunStatusFields } from '../protocol/run-status.ts';
 import type { ServiceConfig } from '../protocol/service-config.ts';
 import { prepareRun } from '../train/prepare-run.ts';
+import { PlanError } from '../spec/plan-stages.ts';
 import { runPaths } from '../train/run-spec.ts';
 import type { RankDispatch, RankEvent } from './dispatch.ts';
 import type { CheckedJob } from './job-checks.ts';
@@ -73,8 +74,9 @@ export class RunSupervisor {
     return new Promise<RunOutcome>((resolve, reject) => {
       const entry: RunEntry = {
         id, job, checked, resolve, reject, specs: new Map(), attempt: null, lastResult: null, lastProgress: null,
-        state: 'QUEUED', lastEstimateAt: 0, segments: [],
+        state: 'QUEUED', lastEstimateAt: 0, segments: [], epochWorlds: [],
       };
+      entry.epochWorlds = jobRequest(entry).worldSizes.slice();
       this.runs.set(id, entry);
       this.enter(entry, adoptable).catch((e) => this.fail(entry, (e as Error).message));
     });
@@ -165,11 +167,31 @@ export class RunSupervisor {
   private prepare(run: RunEntry, worldSize: number) {
     let p = run.specs.get(worldSize);
     if (!p) {
-      p = prepareRun(structuredClone(run.checked.job), worldSize, (l) => this.log(`${run.id}: ${l}`));
+      p = this.prepareAt(run, worldSize);
       run.specs.set(worldSize, p);
       p.catch(() => run.specs.delete(worldSize));
     }
     return p;
+  }
+
+  /**
+   * An elastic run plans its epochs for all its sizes at once (the same
+   * samples per epoch at each); when the corpus is too small for that, for
+   * each size alone, from its first attempt on.
+   */
+  private async prepareAt(run: RunEntry, worldSize: number) {
+    const log = (l: string) => this.log(`${run.id}: ${l}`);
+    const job = () => structuredClone(run.checked.job);
+    if (run.epochWorlds.length > 1) {
+      try {
+        return await prepareRun(job(), worldSize, log, run.epochWorlds);
+      } catch (e) {
+        if (!(e instanceof PlanError)) throw e;
+        log(`epochs planned per world size (${e.message}): a segment at another size reads other samples after the first epoch`);
+        run.epochWorlds = [];
+      }
+    }
+    return prepareRun(job(), worldSize, log);
   }
 
   private async stop(run: RunEntry, d: Of<'stop'>): Promise<void> {

@@ -8,7 +8,9 @@ import { encodeJobEnvelope } from '../../protocol/job-envelope.ts';
 import { readCurrentLog } from '../../train/step-log.ts';
 import type { JobStatusJson } from '../../protocol/messages.ts';
 import { testJob } from '../helpers/test-job.ts';
-import { scratchDir } from '../helpers/torch-reference.ts';
+import { relativeError, scratchDir } from '../helpers/torch-reference.ts';
+import { loadTorchFile, stateDictOf } from '../../model/formats/torch-file.ts';
+import { runPaths } from '../../train/run-spec.ts';
 import { REDIS_URL, startCluster, type Cluster } from './harness.ts';
 
 // The pool on real workers: many runs at once, intake that answers within a
@@ -136,3 +138,46 @@ test('kill -9 of a worker (and its rank) of a 2-rank run with a spare worker: th
   assert.deepEqual(readCurrentLog(r.run_dir).steps.map((s) => s.globalStep), Array.from({ length: 40 }, (_, i) => i + 1));
   console.log(`# kill -9 → training again in ${recoveredS.toFixed(1)} s`);
 });
+
+test('no spare worker and min_world_size 1: a run that loses a rank continues at world size 1, and its weights equal an uninterrupted run', async () => {
+  // The pool has two workers now (one was killed above).
+  const dir = scratchDir('pool-elastic');
+  const model = {
+    config: { hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+  };
+  const stage = { max_steps: 30, eval_interval: 0, checkpoint_interval: 5 };
+  const reference = await cluster.client.result(await cluster.client.submit(testJob(dir, { name: 'whole', model }, stage), { worldSize: 2 }));
+  const id = await cluster.client.submit(testJob(dir, { name: 'elastic', model }, stage), { worldSize: 2, service: { min_world_size: 1 } });
+  await until('elastic trains', () => cluster.client.status(id), (s) => (s.progress?.step ?? 0) >= 7, 60_000, 100);
+  for (const pid of await processesOf(id, 1)) process.kill(pid, 'SIGKILL');
+  const r = await cluster.client.result(id);
+  assert.ok(r.finished, JSON.stringify(r));
+  assert.equal(r.world_size, 1, 'it went on at world size 1');
+  const log = readCurrentLog(r.run_dir);
+  assert.deepEqual(log.steps.map((s) => s.globalStep), Array.from({ length: 30 }, (_, i) => i + 1));
+  assert.ok(log.records.some((x) => x.event === 'world-size' && x.from === 2 && x.to === 1), 'the log says where the world size changed');
+  const { worstWeight, worstKeyBias } = compareWeights(runPaths(reference.run_dir).last, runPaths(r.run_dir).last);
+  console.log(`# elastic 2 → 1: worst weight relative error ${worstWeight.toExponential(2)}, key bias ${worstKeyBias.toExponential(2)} of the norm`);
+  // The 1 ≡ N tolerances of equivalence.test.ts.
+  assert.ok(worstWeight < 8e-6, `weights differ: ${worstWeight}`);
+  assert.ok(worstKeyBias < 5e-7, `key bias differs: ${worstKeyBias}`);
+});
+
+/** Worst relative error per tensor; the attention key bias (zero gradient in exact arithmetic) against the model's norm. */
+function compareWeights(a: string, b: string): { worstWeight: number; worstKeyBias: number } {
+  const w1 = stateDictOf(loadTorchFile(a), a);
+  const w2 = stateDictOf(loadTorchFile(b), b);
+  let total = 0;
+  for (const t of w1.values()) for (const x of t.data) total += x * x;
+  total = Math.sqrt(total);
+  let worstWeight = 0;
+  let worstKeyBias = 0;
+  for (const [name, t] of w1) {
+    if (name.endsWith('attention.self.key.bias')) {
+      let d = 0;
+      t.data.forEach((x, i) => (d += (x - w2.get(name)!.data[i]!) ** 2));
+      worstKeyBias = Math.max(worstKeyBias, Math.sqrt(d) / total);
+    } else worstWeight = Math.max(worstWeight, relativeError(w2.get(name)!.data, t.data));
+  }
+  return { worstWeight, worstKeyBias };
+}
