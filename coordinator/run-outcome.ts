@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { toRunResultJson, type RunResultJson } from '../protocol/messages.ts';
 import type { RankResult } from '../protocol/rank-job.ts';
 import { runPaths } from '../train/run-spec.ts';
@@ -22,7 +24,7 @@ export function runOutcome(runId: string, runDir: string, r: RankResult | null, 
     run_dir: r?.runDir ?? runDir,
     best_checkpoint: r?.bestCheckpoint ?? '',
     last_checkpoint: last,
-    hf_dir: r?.hfDir ?? (r?.best && r.bestCheckpoint ? `${r.runDir}/hf` : ''),
+    hf_dir: r?.hfDir ?? (r?.best && existsSync(join(r.runDir, 'hf', 'config.json')) ? join(r.runDir, 'hf') : ''),
     ...(r?.firstEval ? { first_eval: r.firstEval } : {}),
     ...(r?.lastEval ? { last_eval: r.lastEval } : {}),
     best_metric: r?.best?.metric ?? '',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { UnrecoverableError, type Job as BullJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { serviceKeys } from '../protocol/keys.ts';
+import { toProgressJson, type ProgressJson } from '../protocol/messages.ts';
 import { rankJobId } from '../protocol/queues.ts';
 import { setRunStatus, type RunState, type RunStatusFields } from '../protocol/run-status.ts';
 import type { ServiceConfig } from '../protocol/service-config.ts';
@@ -220,18 +221,31 @@ export class RunSupervisor {
     this.written.delete(run.id);
     const ws = run.attempt?.worldSize ?? 0;
     const attempts = run.attempt?.attempt ?? 0;
-    const at = { attempt: attempts, world_size: ws, progress: run.lastProgress ?? undefined };
+    const at = () => ({ attempt: attempts, world_size: ws, progress: run.lastProgress ?? undefined });
     if (run.segments.length > 1) this.log(`${run.id}: segments: ${run.segments.join('; ')}`);
     if (d.state === 'FAILED') {
       const message = d.attempts.length > 1 ? `${d.message}\n  ${d.attempts.join('\n  ')}` : d.message;
-      await this.status(run, 'FAILED', message, at);
+      await this.status(run, 'FAILED', message, at());
       run.reject(new UnrecoverableError(message));
       return;
     }
+    await this.finalProgress(run);
     const cancelled = d.state === 'CANCELLED';
     const last = run.lastResult?.lastCheckpoint ? `; last checkpoint ${runPaths(run.lastResult.runDir).last}` : '';
-    await this.status(run, d.state, cancelled ? `${d.message}${last}` : d.message, at);
+    await this.status(run, d.state, cancelled ? `${d.message}${last}` : d.message, at());
     run.resolve(runOutcome(run.id, join(run.checked.job.output_dir, run.checked.job.name), run.lastResult, ws, attempts, cancelled));
+  }
+
+  /**
+   * The evaluation after the last step is no step's report: it goes into the
+   * progress stream (and the status hash) as a last Progress carrying it.
+   */
+  private async finalProgress(run: RunEntry): Promise<void> {
+    const r = run.lastResult;
+    if (!r?.lastEval || !run.lastProgress) return;
+    const final = toProgressJson({ ...(run.lastProgress as ProgressJson), eval: r.lastEval, message: 'final evaluation' });
+    run.lastProgress = final;
+    await run.job.updateProgress(final as unknown as object).catch(() => {});
   }
 
   private fail(run: RunEntry, message: string): void {

@@ -49,7 +49,13 @@ function decodeBinary(b64: string): protobuf.Message {
   const problems: string[] = [];
   try {
     checkWire(TrainingJob, bytes, 'payload', problems);
-    if (!problems.length) return TrainingJob.decode(bytes);
+    if (!problems.length) {
+      const job = TrainingJob.decode(bytes) as protobuf.Message & { model?: { config?: { fields?: object } } };
+      // A plain object given to a generated Struct encodes as an empty one: the job would train the default config.
+      if (job.model?.config && Object.keys(job.model.config.fields ?? {}).length === 0) {
+        problems.push('payload.model.config: an empty google.protobuf.Struct (build it with Struct.fromJavaScript / struct_pb2.Struct.update; a plain object encodes as empty); leave the field unset for the default config');
+      } else return job;
+    }
   } catch (e) {
     problems.push(`payload: not a valid ${JOB_SCHEMA} in protobuf binary (${(e as Error).message})`);
   }
@@ -62,6 +68,11 @@ function fromJobFileShape(raw: Plain): Plain {
   if (typeof o.tokenizer === 'string') o.tokenizer = { path: o.tokenizer };
   if (isPlain(o.corpus)) o.corpus = fileLists(o.corpus);
   if (Array.isArray(o.stages)) o.stages = o.stages.map((s) => (isPlain(s) ? stageShape(s) : s));
+  // An empty config means "none" (validateJob's default): leave it unset, as a binary reader refuses an empty Struct.
+  if (isPlain(o.model) && isPlain(o.model.config) && Object.keys(o.model.config).length === 0) {
+    const { config: _, ...model } = o.model;
+    o.model = model;
+  }
   return o;
 }
 

@@ -98,7 +98,8 @@ export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainRes
     throw e;
   }
   if (run.rank0 && state.best) result.bestPath = run.ckpt!.bestPath;
-  if (run.rank0 && state.finished && state.best) exportBest(run, state);
+  // A paused run exports too: a cancelled run's producer gets its best model as a Hugging Face folder.
+  if (run.rank0 && state.best) exportBest(run, state);
   if (run.rank0) recordRunOutcome(spec, run.engine.info, { final_metrics: result.lastEval, best: state.best, stop_reason: state.stopReason, finished: state.finished });
   run.tb?.close();
   run.log.event('done', { seconds: (performance.now() - started) / 1000, steps: budget.steps });
