@@ -54,6 +54,8 @@ export class GradpoolClient {
   private readonly queue: Queue;
   private readonly redis: Redis;
   private events_: QueueEvents | null = null;
+  private subscriber: Redis | null = null;
+  private readonly statusListeners = new Map<string, Set<() => void>>();
 
   /** `log` receives Redis connection problems (default: stderr, one line per distinct error a minute). */
   constructor(config: Partial<ServiceConfig> = {}, private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)) {
@@ -106,29 +108,44 @@ export class GradpoolClient {
     return base;
   }
 
-  /** Status changes and rank 0's progress until the run completes or fails. */
-  async *events(id: string, pollMs = 1000): AsyncGenerator<RunEvent> {
+  /**
+   * Status changes and rank 0's progress until the run completes or fails.
+   * Event-driven: the queue's progress/completed/failed events and the
+   * status-change channel wake it; `rereadMs` is only a safety re-read (a
+   * missed event, a Redis reconnect).
+   */
+  async *events(id: string, rereadMs = 10_000): AsyncGenerator<RunEvent> {
     const ev = await this.queueEvents();
+    const unsubscribe = await this.onStatusChange(id, () => poke());
     const buffered: RunEvent[] = [];
     let wake: (() => void) | null = null;
-    const push = (e: RunEvent) => {
-      buffered.push(e);
+    let dirty = false;
+    const poke = () => {
+      dirty = true;
       wake?.();
     };
     const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
-      if (jobId === id) push({ type: 'progress', progress: fromProgressJson(data) });
+      if (jobId !== id) return;
+      buffered.push({ type: 'progress', progress: fromProgressJson(data) });
+      wake?.();
+    };
+    const onEnd = ({ jobId }: { jobId: string }) => {
+      if (jobId === id) poke();
     };
     ev.on('progress', onProgress);
+    ev.on('completed', onEnd);
+    ev.on('failed', onEnd);
     let lastState = '';
     try {
       for (;;) {
+        dirty = false;
         const job = await Job.fromId(this.queue, id);
         if (!job) throw new Error(`no run ${id}`);
         const state = await job.getState();
         const s = await getRunStatus(this.redis, this.config.prefix, id);
         if (s && `${s.state}|${s.message}` !== lastState && s.state !== 'RUNNING') {
           lastState = `${s.state}|${s.message}`;
-          push({ type: 'status', state: s.state, message: s.message });
+          buffered.push({ type: 'status', state: s.state, message: s.message });
         }
         while (buffered.length) yield buffered.shift()!;
         // A final state may be newer than the job read above: read the job again for its outcome.
@@ -142,15 +159,41 @@ export class GradpoolClient {
           yield { type: 'failed', reason: done?.failedReason ?? job.failedReason ?? 'unknown' };
           return;
         }
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, pollMs);
-        });
-        wake = null;
+        while (!dirty) {
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((r) => {
+            wake = r;
+            timer = setTimeout(poke, rereadMs);
+          });
+          clearTimeout(timer);
+          wake = null;
+          while (buffered.length) yield buffered.shift()!;
+        }
       }
     } finally {
       ev.off('progress', onProgress);
+      ev.off('completed', onEnd);
+      ev.off('failed', onEnd);
+      unsubscribe();
     }
+  }
+
+  /** Calls `fn` whenever the run's status hash is written (the coordinator publishes each write). */
+  private async onStatusChange(id: string, fn: () => void): Promise<() => void> {
+    if (!this.subscriber) {
+      this.subscriber = connectRedis(this.config.redisUrl, 'gradpool client status channel', this.log);
+      this.subscriber.on('message', (_channel: string, runId: string) => {
+        for (const f of this.statusListeners.get(runId) ?? []) f();
+      });
+      await this.subscriber.subscribe(serviceKeys(this.config.prefix).statusChannel);
+    }
+    let set = this.statusListeners.get(id);
+    if (!set) this.statusListeners.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.statusListeners.delete(id);
+    };
   }
 
   /** Waits for the run to end; resolves with its outcome, rejects with its failure. */
@@ -194,6 +237,7 @@ export class GradpoolClient {
 
   async close(): Promise<void> {
     await this.events_?.close();
+    this.subscriber?.disconnect();
     await this.queue.close();
     this.redis.disconnect();
   }

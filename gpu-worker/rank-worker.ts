@@ -42,6 +42,9 @@ export class RankWorker {
   private child: ChildProcess | null = null;
   private busyWith: string | null = null;
   private draining = false;
+  private closing = false;
+  /** The rank process for the next rank job, already started. */
+  private warm: ChildProcess | null = null;
   private readonly queueName: string;
   private readonly keys;
   private readonly log: (line: string) => void;
@@ -68,7 +71,37 @@ export class RankWorker {
     });
     logRedisErrors(this.worker, 'ranks queue', this.log);
     await this.worker.waitUntilReady();
+    this.warmUp();
     this.log(`ready (queue ${this.o.config.prefix}/${this.queueName}, lock ${lockDuration} ms)`);
+  }
+
+  private forkRankProcess(): ChildProcess {
+    const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
+    if (this.o.gpu !== null) env.CUDA_VISIBLE_DEVICES = String(this.o.gpu);
+    return fork(RANK_PROCESS, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  }
+
+  /**
+   * A warm rank process waits for the next rank job with its modules compiled
+   * and the native addons loaded: a rank starts in the time its engine takes
+   * to build, not the seconds a fresh Node process with tsx needs. Forked when
+   * the worker is idle (never beside a training rank); GRADPOOL_WARM_RANK=0
+   * turns it off.
+   */
+  private warmUp(): void {
+    if (this.closing || this.warm || process.env.GRADPOOL_WARM_RANK === '0') return;
+    const child = this.forkRankProcess();
+    this.warm = child;
+    child.once('exit', () => {
+      if (this.warm === child) this.warm = null;
+    });
+  }
+
+  private takeRankProcess(): ChildProcess {
+    const warm = this.warm;
+    this.warm = null;
+    if (warm && warm.exitCode === null && warm.signalCode === null && warm.connected) return warm;
+    return this.forkRankProcess();
   }
 
   /** Registry entry the coordinator counts: alive while refreshed, busy while serving a rank. */
@@ -83,9 +116,7 @@ export class RankWorker {
     this.busyWith = `${d.runId}#${d.rank}`;
     await this.beat();
     this.log(`rank ${d.rank}/${d.worldSize} of run ${d.runId} (attempt ${d.attempt})`);
-    const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
-    if (this.o.gpu !== null) env.CUDA_VISIBLE_DEVICES = String(this.o.gpu);
-    const child = fork(RANK_PROCESS, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = this.takeRankProcess();
     this.child = child;
     // A cancel, or the coordinator's stop (preemption, recovery): checkpoint at the next optimizer step and end.
     // A kill: the attempt did not stop in time.
@@ -128,6 +159,7 @@ export class RankWorker {
       this.child = null;
       this.busyWith = null;
       await this.beat().catch(() => {});
+      this.warmUp();
     }
   }
 
@@ -139,6 +171,8 @@ export class RankWorker {
   async close(): Promise<void> {
     // The coordinator sees `draining` at the next beat: it places nothing here and resumes the run elsewhere.
     this.draining = true;
+    this.closing = true;
+    this.warm?.kill('SIGKILL');
     await this.beat().catch(() => {});
     this.child?.send?.({ type: 'stop' } satisfies ToRank);
     await this.worker?.close();

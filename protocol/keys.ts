@@ -11,6 +11,8 @@ export const serviceKeys = (prefix: string) => ({
   /** Set by the coordinator when an attempt did not stop in time: its workers kill their rank processes. */
   kill: (runId: string, attempt: number) => `${prefix}:kill:${runId}.a${attempt}`,
   status: (runId: string) => `${prefix}:status:${runId}`,
+  /** Pub/sub channel: every status hash write publishes the run id here (clients follow runs without polling). */
+  statusChannel: `${prefix}:status-changes`,
   executions: (rankJobId: string) => `${prefix}:exec:${rankJobId}`,
   /** The run's current attempt: JSON { attempt, workers } (rank r on workers[r]). */
   attempt: (runId: string) => `${prefix}:attempt:${runId}`,

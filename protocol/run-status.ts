@@ -25,7 +25,8 @@ export interface RunStatusFields {
  * writer after submission; clients and foreign services read it.
  */
 export async function setRunStatus(redis: Redis, prefix: string, id: string, state: RunState, message = '', extra: RunStatusFields = {}): Promise<void> {
-  const key = serviceKeys(prefix).status(id);
+  const keys = serviceKeys(prefix);
+  const key = keys.status(id);
   const now = String(Date.now());
   const fields: Record<string, string> = { state, message, updated_at_ms: now };
   if (extra.progress !== undefined && extra.progress !== null) fields.progress = JSON.stringify(extra.progress);
@@ -34,7 +35,7 @@ export async function setRunStatus(redis: Redis, prefix: string, id: string, sta
   const tx = redis.multi().hset(key, fields).hsetnx(key, 'created_at_ms', now);
   if (state === 'RUNNING') tx.hsetnx(key, 'started_at_ms', now);
   if (FINAL.includes(state)) tx.hset(key, 'finished_at_ms', now);
-  await tx.expire(key, TTL_S).exec();
+  await tx.expire(key, TTL_S).publish(keys.statusChannel, id).exec();
 }
 
 /** The status as gradpool.v1.JobStatus (JSON), or null if the run is unknown. */
