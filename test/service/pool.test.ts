@@ -27,7 +27,9 @@ after(async () => {
   await cluster.stop();
 });
 
-const short = { max_steps: 12, eval_interval: 0, checkpoint_interval: 0 };
+const short = { max_steps: 6, eval_interval: 0, checkpoint_interval: 0 };
+// Long enough that a run cannot end before the others of its batch have started.
+const together = { max_steps: 12, eval_interval: 0, checkpoint_interval: 0 };
 const long = { max_steps: 100000, eval_interval: 0, checkpoint_interval: 0 };
 
 /** True when every run was training at one moment: the last start comes before the first end. */
@@ -49,7 +51,7 @@ const running = (id: string) => until(`${id} running`, () => cluster.client.stat
 
 test('3 workers, 3 world-size-1 jobs submitted together: all three train at the same time', async () => {
   const dir = scratchDir('pool-three');
-  const ids = await Promise.all([0, 1, 2].map((i) => cluster.client.submit(testJob(dir, { name: `one-${i}` }, short), { worldSize: 1 })));
+  const ids = await Promise.all([0, 1, 2].map((i) => cluster.client.submit(testJob(dir, { name: `one-${i}` }, together), { worldSize: 1 })));
   const results = await Promise.all(ids.map((id) => cluster.client.result(id)));
   for (const r of results) assert.ok(r.finished && r.world_size === 1 && r.attempts === 1, JSON.stringify(r));
   const statuses = await Promise.all(ids.map((id) => cluster.client.status(id)));
@@ -58,8 +60,8 @@ test('3 workers, 3 world-size-1 jobs submitted together: all three train at the 
 
 test('3 workers: a world-size-2 and a world-size-1 job run at once', async () => {
   const dir = scratchDir('pool-two-one');
-  const two = await cluster.client.submit(testJob(dir, { name: 'two' }, short), { worldSize: 2 });
-  const one = await cluster.client.submit(testJob(dir, { name: 'one' }, short), { worldSize: 1 });
+  const two = await cluster.client.submit(testJob(dir, { name: 'two' }, together), { worldSize: 2 });
+  const one = await cluster.client.submit(testJob(dir, { name: 'one' }, together), { worldSize: 1 });
   const [r2, r1] = await Promise.all([cluster.client.result(two), cluster.client.result(one)]);
   assert.equal(r2.world_size, 2);
   assert.equal(r1.world_size, 1);
@@ -96,7 +98,7 @@ test('all workers busy: a bad job and a missing corpus fail within 1 s, a valid 
 
 test('a priority-1 job preempts a running priority-5 run; the paused run resumes by itself and completes, every step logged once', async () => {
   const dir = scratchDir('pool-preempt');
-  const low = await cluster.client.submit(testJob(dir, { name: 'low' }, { max_steps: 60, eval_interval: 0, checkpoint_interval: 0, global_batch: 12 }), { worldSize: 3, priority: 5 });
+  const low = await cluster.client.submit(testJob(dir, { name: 'low' }, { max_steps: 40, eval_interval: 0, checkpoint_interval: 0, global_batch: 12 }), { worldSize: 3, priority: 5 });
   await until('low trains', () => cluster.client.status(low), (s) => (s.progress?.step ?? 0) >= 2, 60_000, 100);
   const high = await cluster.client.submit(testJob(dir, { name: 'high' }, short), { worldSize: 1, priority: 1 });
   const hr = await cluster.client.result(high);
@@ -105,7 +107,7 @@ test('a priority-1 job preempts a running priority-5 run; the paused run resumes
   assert.ok(lr.finished, JSON.stringify(lr));
   assert.ok(lr.attempts >= 2, `attempts ${lr.attempts}: low was not preempted`);
   const log = readCurrentLog(lr.run_dir);
-  assert.deepEqual(log.steps.map((s) => s.globalStep), Array.from({ length: 60 }, (_, i) => i + 1), 'every step once, as it stands');
+  assert.deepEqual(log.steps.map((s) => s.globalStep), Array.from({ length: 40 }, (_, i) => i + 1), 'every step once, as it stands');
   assert.ok(log.records.some((r) => r.event === 'pause'), 'low paused at an optimizer step');
   assert.ok(log.resumes.length >= 1, 'a resume record marks where it went on');
   assert.ok((await cluster.client.status(high)).finished_at_ms < (await cluster.client.status(low)).finished_at_ms);
@@ -125,8 +127,8 @@ async function processesOf(runId: string, rank: number): Promise<number[]> {
 
 test('kill -9 of a worker (and its rank) of a 2-rank run with a spare worker: the run resumes by itself and completes', async () => {
   const dir = scratchDir('pool-kill');
-  const id = await cluster.client.submit(testJob(dir, { name: 'killed' }, { max_steps: 40, eval_interval: 0, checkpoint_interval: 5 }), { worldSize: 2 });
-  await until('killed trains', () => cluster.client.status(id), (s) => (s.progress?.step ?? 0) >= 7, 60_000, 100);
+  const id = await cluster.client.submit(testJob(dir, { name: 'killed' }, { max_steps: 20, eval_interval: 0, checkpoint_interval: 4 }), { worldSize: 2 });
+  await until('killed trains', () => cluster.client.status(id), (s) => (s.progress?.step ?? 0) >= 5, 60_000, 50);
   for (const pid of await processesOf(id, 1)) process.kill(pid, 'SIGKILL');
   const t0 = Date.now();
   await until('training again', () => cluster.client.status(id), (s) => s.attempt >= 2 && s.state === 'RUNNING', 30_000, 100);
@@ -135,7 +137,7 @@ test('kill -9 of a worker (and its rank) of a 2-rank run with a spare worker: th
   assert.ok(r.finished, JSON.stringify(r));
   assert.equal(r.world_size, 2, 'resumed on the survivor and the spare');
   assert.equal(r.attempts, 2);
-  assert.deepEqual(readCurrentLog(r.run_dir).steps.map((s) => s.globalStep), Array.from({ length: 40 }, (_, i) => i + 1));
+  assert.deepEqual(readCurrentLog(r.run_dir).steps.map((s) => s.globalStep), Array.from({ length: 20 }, (_, i) => i + 1));
   console.log(`# kill -9 → training again in ${recoveredS.toFixed(1)} s`);
 });
 
@@ -145,16 +147,16 @@ test('no spare worker and min_world_size 1: a run that loses a rank continues at
   const model = {
     config: { hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
   };
-  const stage = { max_steps: 30, eval_interval: 0, checkpoint_interval: 5 };
+  const stage = { max_steps: 20, eval_interval: 0, checkpoint_interval: 4 };
   const reference = await cluster.client.result(await cluster.client.submit(testJob(dir, { name: 'whole', model }, stage), { worldSize: 2 }));
   const id = await cluster.client.submit(testJob(dir, { name: 'elastic', model }, stage), { worldSize: 2, service: { min_world_size: 1 } });
-  await until('elastic trains', () => cluster.client.status(id), (s) => (s.progress?.step ?? 0) >= 7, 60_000, 100);
+  await until('elastic trains', () => cluster.client.status(id), (s) => (s.progress?.step ?? 0) >= 5, 60_000, 50);
   for (const pid of await processesOf(id, 1)) process.kill(pid, 'SIGKILL');
   const r = await cluster.client.result(id);
   assert.ok(r.finished, JSON.stringify(r));
   assert.equal(r.world_size, 1, 'it went on at world size 1');
   const log = readCurrentLog(r.run_dir);
-  assert.deepEqual(log.steps.map((s) => s.globalStep), Array.from({ length: 30 }, (_, i) => i + 1));
+  assert.deepEqual(log.steps.map((s) => s.globalStep), Array.from({ length: 20 }, (_, i) => i + 1));
   assert.ok(log.records.some((x) => x.event === 'world-size' && x.from === 2 && x.to === 1), 'the log says where the world size changed');
   const { worstWeight, worstKeyBias } = compareWeights(runPaths(reference.run_dir).last, runPaths(r.run_dir).last);
   console.log(`# elastic 2 → 1: worst weight relative error ${worstWeight.toExponential(2)}, key bias ${worstKeyBias.toExponential(2)} of the norm`);
