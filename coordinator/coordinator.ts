@@ -83,6 +83,11 @@ export class Coordinator {
     this.log(`ready (queue ${this.o.config.prefix}/gradpool-jobs, ${this.loop.summary().workers} worker(s), gang deadline ${this.gangDeadlineMs} ms)`);
   }
 
+  /** What a metrics endpoint or dashboard reads: the pool's counts, the queue (places, reasons), runs held. */
+  snapshot() {
+    return { pool: this.loop.summary(), queue: this.loop.queued(), runs: this.supervisor.activeRuns };
+  }
+
   private onWorker(c: WorkerChange): void {
     if (c.type === 'joined') {
       void this.dispatch.watch(c.worker.id);

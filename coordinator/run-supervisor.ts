@@ -97,6 +97,7 @@ export class RunSupervisor {
       for (const w of gone) {
         this.loop.send({ type: 'worker-lost', workerId: w, reason: 'not in the worker registry' });
         this.workerLost(w, 'not in the worker registry');
+        void this.dispatch.forget(w);
       }
       this.maybeEnded(run, a);
     } else {
