@@ -5,6 +5,7 @@ import type { ServiceConfig } from '../protocol/service-config.ts';
 import { RankDispatch } from './dispatch.ts';
 import { Intake } from './intake.ts';
 import { LeaderLease } from './leader-lease.ts';
+import { Preparer } from './preparer.ts';
 import { RunSupervisor } from './run-supervisor.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import type { SchedulerOptions } from './scheduling/index.ts';
@@ -49,6 +50,8 @@ export class Coordinator {
   readonly loop: SchedulerLoop;
   private readonly intake: Intake;
   private readonly gangDeadlineMs: number;
+  /** prepareRun (tokenizing) off the event loop. */
+  private readonly preparer = new Preparer();
 
   constructor(private readonly o: CoordinatorOptions) {
     this.log = o.log ?? ((l) => process.stderr.write(`[coordinator] ${l}\n`));
@@ -59,7 +62,7 @@ export class Coordinator {
     const lockDurationMs = o.lockDurationMs ?? Number(process.env.GRADPOOL_RUN_LOCK_MS ?? 60_000);
     this.lease = new LeaderLease(this.redis, serviceKeys(config.prefix).leader, lockDurationMs, this.log);
     this.dispatch = new RankDispatch(config, (e) => this.supervisor.onRankEvent(e), this.log);
-    this.supervisor = new RunSupervisor(config, this.redis, this.dispatch, { gangDeadlineMs: this.gangDeadlineMs, log: this.log });
+    this.supervisor = new RunSupervisor(config, this.redis, this.dispatch, { gangDeadlineMs: this.gangDeadlineMs, preparer: this.preparer, log: this.log });
     this.loop = new SchedulerLoop(o.scheduler ?? schedulerOptionsFromEnv(), (d) => this.supervisor.act(d), this.log, () => this.supervisor.writeQueue());
     this.supervisor.attach(this.loop);
     this.watch = new WorkerWatch(this.redis, config.prefix, (c) => this.onWorker(c), this.log);
@@ -75,6 +78,7 @@ export class Coordinator {
   /** Waits to be the scheduling coordinator, reads the pool, then takes jobs. */
   async start(): Promise<void> {
     await this.lease.acquire();
+    this.preparer.warm();
     await this.watch.start();
     const channel = serviceKeys(this.o.config.prefix).cancelChannel;
     this.subscriber.on('message', (_c: string, runId: string) => this.supervisor.cancel(runId));
@@ -113,6 +117,7 @@ export class Coordinator {
     this.watch.close();
     this.supervisor.close();
     await this.dispatch.close();
+    this.preparer.close();
     await this.lease.release();
     this.subscriber.disconnect();
     this.redis.disconnect();

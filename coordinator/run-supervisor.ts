@@ -7,7 +7,6 @@ import { toProgressJson, type ProgressJson } from '../protocol/messages.ts';
 import { rankJobId } from '../protocol/queues.ts';
 import { setRunStatus, type RunState, type RunStatusFields } from '../protocol/run-status.ts';
 import type { ServiceConfig } from '../protocol/service-config.ts';
-import { prepareRun } from '../train/prepare-run.ts';
 import { PlanError } from '../spec/plan-stages.ts';
 import { runPaths } from '../train/run-spec.ts';
 import type { RankDispatch, RankEvent } from './dispatch.ts';
@@ -16,6 +15,7 @@ import { newAttempt, parseRankJobId, type AttemptRecord, type RunEntry } from '.
 import { attemptOutcome, runOutcome, type RankSettled, type RunOutcome } from './run-outcome.ts';
 import { allowedWorldSizes, type Decision, type JobRequest } from './scheduling/index.ts';
 import type { SchedulerLoop } from './scheduler-loop.ts';
+import type { Preparer } from './preparer.ts';
 
 type Of<T extends Decision['type']> = Extract<Decision, { type: T }>;
 
@@ -44,7 +44,7 @@ export class RunSupervisor {
     private readonly config: ServiceConfig,
     private readonly redis: Redis,
     private readonly dispatch: RankDispatch,
-    private readonly o: { gangDeadlineMs: number; log: (line: string) => void },
+    private readonly o: { gangDeadlineMs: number; preparer: Preparer; log: (line: string) => void },
   ) {
     this.keys = serviceKeys(config.prefix);
   }
@@ -186,14 +186,14 @@ export class RunSupervisor {
     const job = () => structuredClone(run.checked.job);
     if (run.epochWorlds.length > 1) {
       try {
-        return await prepareRun(job(), worldSize, log, run.epochWorlds);
+        return await this.o.preparer.prepare(job(), worldSize, log, run.epochWorlds);
       } catch (e) {
         if (!(e instanceof PlanError)) throw e;
         log(`epochs planned per world size (${e.message}): a segment at another size reads other samples after the first epoch`);
         run.epochWorlds = [];
       }
     }
-    return prepareRun(job(), worldSize, log);
+    return this.o.preparer.prepare(job(), worldSize, log);
   }
 
   private async stop(run: RunEntry, d: Of<'stop'>): Promise<void> {
