@@ -318,6 +318,8 @@ export class RunSupervisor {
   private async sweep(): Promise<void> {
     for (const run of this.runs.values()) {
       const a = run.attempt;
+      // A cancel set without the channel message: a waiting run hears it here (a running one's ranks read the key).
+      if ((!a || a.ended) && (await this.redis.exists(this.keys.cancel(run.id)).catch(() => 0))) this.cancel(run.id);
       if (!a || a.ended || !a.dispatched) continue;
       await Promise.all(a.workers.map((w, rank) => (a.settled.has(rank) ? null : this.readRank(run, a, w, rank).catch(() => {}))));
     }

@@ -92,6 +92,10 @@ test('all workers busy: a bad job and a missing corpus fail within 1 s, a valid 
   // Cancelling the queued run ends it; the busy runs' cancel frees the pool.
   await cluster.client.cancel(id);
   assert.equal((await cluster.client.result(id)).cancelled, true);
+  // A foreign service that only sets the cancel key (no channel message) is heard within seconds.
+  const other = await cluster.client.submit(testJob(dir, { name: 'queued-2' }, short), { worldSize: 1 });
+  await cluster.redis.set(`${cluster.prefix}:cancel:${other}`, '1', 'EX', 60);
+  await until('cancelled by key', () => cluster.client.status(other), (s) => s.state === 'CANCELLED', 8000, 100);
   await Promise.all(busy.map((b) => cluster.client.cancel(b)));
   await Promise.all(busy.map((b) => cluster.client.result(b)));
 });
