@@ -15,6 +15,10 @@
 // between two forked processes over shm (this file with --allreduce-rank),
 // and a micro-batch's cost from the 1-worker run.
 //
+// It also prints `submit → first step overhead: X s`: the time from submit to
+// the first optimizer step's progress event, less that step's own time (warm
+// workers keep a rank process started, so this is mostly the engine build).
+//
 // BENCH_STEPS (default 8) sets the optimizer steps per run.
 import { readCurrentLog } from '../train/step-log.ts';
 import { fork } from 'node:child_process';
@@ -222,5 +226,8 @@ async function main(): Promise<void> {
     `limit: without contention, the repeated AdamW step and the all-reduce would allow ${bound.toFixed(3)} of linear; the gap to it is ` +
       `two single-threaded ranks on ${availableParallelism()} cores slowing each other (cores and memory bandwidth shared with Redis, the coordinator and the relays)`,
   );
+  // Time to first step beyond the step itself: intake, scheduling, preparing, dispatch, rank start (a warm rank process), engine build, gang.
+  const overhead = (t: RunTiming) => t.submitToFirstStep - t.firstStepSeconds;
+  console.log(`submit → first step overhead: ${overhead(one).toFixed(2)} s (1 worker; 2 workers: ${overhead(two).toFixed(2)} s)`);
   console.log(`data-parallel 2 workers: ${ratio.toFixed(3)} of linear`);
 }

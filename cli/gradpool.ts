@@ -15,7 +15,7 @@ const USAGE = `gradpool — BERT masked-language-model training and sequence cla
   gradpool train --resume <runs/name> [--steps N]
   gradpool train <job.yaml> --workers N         the service path on this machine: coordinator + N workers
   gradpool plan <job.yaml> [--world N]          print each stage's plan and exit
-  gradpool submit <job.yaml> [--follow] [--world N] [--priority P] [--resume] [--id ID]
+  gradpool submit <job.yaml> [--follow] [--world N] [--min-world N] [--priority P] [--no-preempt] [--max-restarts N] [--resume] [--id ID]
   gradpool status <id> | cancel <id> | runs
   gradpool coordinator                          serve the jobs queue (GRADPOOL_REDIS_URL, GRADPOOL_PREFIX), and the
                                                 dashboard, /metrics, /healthz on 127.0.0.1:9464 (GRADPOOL_METRICS_PORT,
@@ -29,7 +29,7 @@ const USAGE = `gradpool — BERT masked-language-model training and sequence cla
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const a = parseArgs(rest, [
-    'engine', 'steps', 'world', 'top-k', 'checkpoint', 'resume', 'name', 'workers', 'priority', 'id', 'gpu',
+    'engine', 'steps', 'world', 'top-k', 'checkpoint', 'resume', 'name', 'workers', 'priority', 'id', 'gpu', 'min-world', 'max-restarts',
     'input', 'text-field', 'pair-field', 'label-field',
   ]);
   switch (command) {
@@ -69,6 +69,11 @@ async function main(argv: string[]): Promise<number> {
         priority: Number(flagString(a, 'priority') ?? 0),
         resume: a.flags.has('resume'),
         id: flagString(a, 'id'),
+        service: {
+          ...(flagString(a, 'min-world') ? { min_world_size: Number(flagString(a, 'min-world')) } : {}),
+          ...(a.flags.has('no-preempt') ? { preemptible: false } : {}),
+          ...(flagString(a, 'max-restarts') ? { max_restarts: Number(flagString(a, 'max-restarts')) } : {}),
+        },
       });
     }
     case 'status':

@@ -4,7 +4,7 @@ import { serviceKeys } from '../protocol/keys.ts';
 import { connectRedis, logRedisErrors, queueConnection } from '../protocol/redis.ts';
 import { serviceConfigFromEnv, type ServiceConfig } from '../protocol/service-config.ts';
 import type { Job as TrainingJob } from '../spec/job-spec.ts';
-import { jobToEnvelope } from '../protocol/job-envelope.ts';
+import { jobToEnvelope, type ServiceFields } from '../protocol/job-envelope.ts';
 import { fromProgressJson, fromRunResultJson, type JobStateName, type JobStatusJson, type ProgressJson } from '../protocol/messages.ts';
 import { JOB_NAME, JOBS_QUEUE } from '../protocol/queues.ts';
 import { loadJobFile, validateJob } from '../spec/validate-job.ts';
@@ -29,8 +29,10 @@ export interface SubmitOptions {
   priority?: number;
   /** Continue an existing run folder from its last.pth. */
   resume?: boolean;
-  /** A caller-chosen unique id; default: the job name plus a timestamp. */
+  /** A caller-chosen unique id; default: the job name plus a timestamp. Refused if a job with it exists. */
   id?: string;
+  /** The scheduling fields: min_world_size (elastic), preemptible, max_restarts (proto/README.md). */
+  service?: Pick<ServiceFields, 'min_world_size' | 'preemptible' | 'max_restarts'>;
 }
 
 export type RunEvent =
@@ -52,6 +54,8 @@ export class GradpoolClient {
   private readonly queue: Queue;
   private readonly redis: Redis;
   private events_: QueueEvents | null = null;
+  private subscriber: Redis | null = null;
+  private readonly statusListeners = new Map<string, Set<() => void>>();
 
   /** `log` receives Redis connection problems (default: stderr, one line per distinct error a minute). */
   constructor(config: Partial<ServiceConfig> = {}, private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)) {
@@ -74,15 +78,20 @@ export class GradpoolClient {
   async submit(job: string | TrainingJob | Record<string, unknown>, o: SubmitOptions = {}): Promise<string> {
     const typed: TrainingJob = typeof job === 'string' ? loadJobFile(job) : validateJob(job, 'job');
     const id = o.id ?? `${typed.name}-${Date.now().toString(36)}`;
-    const envelope = jobToEnvelope(typed, { world_size: o.worldSize ?? 0, priority: o.priority ?? 0, resume: o.resume ?? false }, 'json');
+    const envelope = jobToEnvelope(typed, { world_size: o.worldSize ?? 0, priority: o.priority ?? 0, resume: o.resume ?? false, ...(o.service ?? {}) }, 'json');
+    // BullMQ ignores an add with a job id it holds: refuse it here instead of losing the job silently.
+    const existing = await Job.fromId(this.queue, id);
+    if (existing) throw new Error(`job id ${id} is already used (a run ${await existing.getState()}); choose another id`);
+    // QUEUED before the add: the coordinator may reject the job (FAILED) before this call returns.
+    const now = String(Date.now());
+    await this.redis.del(serviceKeys(this.config.prefix).status(id));
+    await this.redis.hset(serviceKeys(this.config.prefix).status(id), { state: 'QUEUED', message: 'submitted', updated_at_ms: now, created_at_ms: now });
     await this.queue.add(JOB_NAME, envelope, {
       jobId: id,
       priority: o.priority && o.priority > 0 ? o.priority : undefined,
       attempts: 3,
       backoff: { type: 'fixed', delay: 5000 },
     });
-    const now = String(Date.now());
-    await this.redis.hset(serviceKeys(this.config.prefix).status(id), { state: 'QUEUED', message: '', updated_at_ms: now, created_at_ms: now });
     return id;
   }
 
@@ -93,34 +102,50 @@ export class GradpoolClient {
     if (!s && !job) throw new Error(`no run ${id}`);
     const base: JobStatusJson = s ?? {
       id, state: 'QUEUED', message: '', updated_at_ms: job!.timestamp, created_at_ms: job!.timestamp, started_at_ms: 0, finished_at_ms: 0,
+      queue_position: 0, queue_reason: '', attempt: 0, world_size: 0,
     };
     if (job && (await job.getState()) === 'failed' && base.state !== 'FAILED') return { ...base, state: 'FAILED', message: job.failedReason };
     return base;
   }
 
-  /** Status changes and rank 0's progress until the run completes or fails. */
-  async *events(id: string, pollMs = 1000): AsyncGenerator<RunEvent> {
+  /**
+   * Status changes and rank 0's progress until the run completes or fails.
+   * Event-driven: the queue's progress/completed/failed events and the
+   * status-change channel wake it; `rereadMs` is only a safety re-read (a
+   * missed event, a Redis reconnect).
+   */
+  async *events(id: string, rereadMs = 10_000): AsyncGenerator<RunEvent> {
     const ev = await this.queueEvents();
+    const unsubscribe = await this.onStatusChange(id, () => poke());
     const buffered: RunEvent[] = [];
     let wake: (() => void) | null = null;
-    const push = (e: RunEvent) => {
-      buffered.push(e);
+    let dirty = false;
+    const poke = () => {
+      dirty = true;
       wake?.();
     };
     const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
-      if (jobId === id) push({ type: 'progress', progress: fromProgressJson(data) });
+      if (jobId !== id) return;
+      buffered.push({ type: 'progress', progress: fromProgressJson(data) });
+      wake?.();
+    };
+    const onEnd = ({ jobId }: { jobId: string }) => {
+      if (jobId === id) poke();
     };
     ev.on('progress', onProgress);
+    ev.on('completed', onEnd);
+    ev.on('failed', onEnd);
     let lastState = '';
     try {
       for (;;) {
+        dirty = false;
         const job = await Job.fromId(this.queue, id);
         if (!job) throw new Error(`no run ${id}`);
         const state = await job.getState();
         const s = await getRunStatus(this.redis, this.config.prefix, id);
         if (s && `${s.state}|${s.message}` !== lastState && s.state !== 'RUNNING') {
           lastState = `${s.state}|${s.message}`;
-          push({ type: 'status', state: s.state, message: s.message });
+          buffered.push({ type: 'status', state: s.state, message: s.message });
         }
         while (buffered.length) yield buffered.shift()!;
         // A final state may be newer than the job read above: read the job again for its outcome.
@@ -134,15 +159,41 @@ export class GradpoolClient {
           yield { type: 'failed', reason: done?.failedReason ?? job.failedReason ?? 'unknown' };
           return;
         }
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, pollMs);
-        });
-        wake = null;
+        while (!dirty) {
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((r) => {
+            wake = r;
+            timer = setTimeout(poke, rereadMs);
+          });
+          clearTimeout(timer);
+          wake = null;
+          while (buffered.length) yield buffered.shift()!;
+        }
       }
     } finally {
       ev.off('progress', onProgress);
+      ev.off('completed', onEnd);
+      ev.off('failed', onEnd);
+      unsubscribe();
     }
+  }
+
+  /** Calls `fn` whenever the run's status hash is written (the coordinator publishes each write). */
+  private async onStatusChange(id: string, fn: () => void): Promise<() => void> {
+    if (!this.subscriber) {
+      this.subscriber = connectRedis(this.config.redisUrl, 'gradpool client status channel', this.log);
+      this.subscriber.on('message', (_channel: string, runId: string) => {
+        for (const f of this.statusListeners.get(runId) ?? []) f();
+      });
+      await this.subscriber.subscribe(serviceKeys(this.config.prefix).statusChannel);
+    }
+    let set = this.statusListeners.get(id);
+    if (!set) this.statusListeners.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.statusListeners.delete(id);
+    };
   }
 
   /** Waits for the run to end; resolves with its outcome, rejects with its failure. */
@@ -154,12 +205,16 @@ export class GradpoolClient {
     throw new Error(`run ${id}: event stream ended`);
   }
 
-  /** Stops a run within seconds (it checkpoints first); a run still queued is removed. */
+  /**
+   * Stops a run within seconds (it checkpoints first; a queued run is removed
+   * from the queue and ends CANCELLED). The cancel key lives 7 days.
+   */
   async cancel(id: string): Promise<void> {
     const k = serviceKeys(this.config.prefix);
-    await this.redis.set(k.cancel(id), '1', 'EX', 7 * 86400);
     const job = await Job.fromId(this.queue, id);
     if (!job) throw new Error(`no run ${id}`);
+    await this.redis.set(k.cancel(id), '1', 'EX', 7 * 86400);
+    await this.redis.publish(k.cancelChannel, id);
     const state = await job.getState();
     if (state === 'waiting' || state === 'prioritized' || state === 'delayed') {
       await job.remove();
@@ -182,6 +237,7 @@ export class GradpoolClient {
 
   async close(): Promise<void> {
     await this.events_?.close();
+    this.subscriber?.disconnect();
     await this.queue.close();
     this.redis.disconnect();
   }

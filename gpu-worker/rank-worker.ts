@@ -4,7 +4,8 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { serviceKeys } from '../protocol/keys.ts';
 import { toProgressJson } from '../protocol/messages.ts';
-import { RANKS_QUEUE } from '../protocol/queues.ts';
+import { rankQueue } from '../protocol/queues.ts';
+import { HEARTBEAT_MS, WORKER_TTL_MS, type WorkerEntry } from '../protocol/worker-registry.ts';
 import type { RankJobData, RankResult } from '../protocol/rank-job.ts';
 import { connectRedis, logRedisErrors, queueConnection } from '../protocol/redis.ts';
 import type { ServiceConfig } from '../protocol/service-config.ts';
@@ -15,11 +16,14 @@ import { startWorkerMetrics, type WorkerMetrics } from './worker-metrics-server.
 
 /**
  * The worker's queue adapter: one BullMQ Worker (concurrency 1: one rank per
- * GPU) on the ranks queue. Each rank job runs in a forked rank process, so
+ * GPU) on its own ranks queue (`rankQueue(id)`: the coordinator's scheduler
+ * places each rank on a chosen worker). Each rank job runs in a forked rank process, so
  * this process's event loop only relays messages and renews the job lock:
  * a step longer than the lock duration cannot make the job stall and run
  * twice. A stalled job (this process died) is failed, not retried: the
- * coordinator restarts the whole gang instead (maxStalledCount 0).
+ * coordinator restarts the whole gang instead (maxStalledCount 0); it learns
+ * of the death from the heartbeat (refreshed every HEARTBEAT_MS, gone after
+ * WORKER_TTL_MS), not from BullMQ's stalled check.
  */
 export interface RankWorkerOptions {
   config: ServiceConfig;
@@ -40,6 +44,11 @@ export class RankWorker {
   private child: ChildProcess | null = null;
   private busyWith: string | null = null;
   private metrics: WorkerMetrics | null = null;
+  private draining = false;
+  private closing = false;
+  /** The rank process for the next rank job, already started. */
+  private warm: ChildProcess | null = null;
+  private readonly queueName: string;
   private readonly keys;
   private readonly log: (line: string) => void;
 
@@ -48,6 +57,7 @@ export class RankWorker {
     this.log = o.log ?? ((l) => process.stderr.write(`[worker ${this.id}] ${l}\n`));
     this.redis = connectRedis(o.config.redisUrl, 'worker', this.log);
     this.keys = serviceKeys(o.config.prefix);
+    this.queueName = rankQueue(this.id);
   }
 
   async start(): Promise<void> {
@@ -59,8 +69,8 @@ export class RankWorker {
     const lockDuration = this.o.lockDurationMs ?? Number(process.env.GRADPOOL_LOCK_MS ?? 60_000);
     await this.beat();
     this.metrics = await startWorkerMetrics(this.redis, this.log);
-    this.heartbeat = setInterval(() => void this.beat().catch(() => {}), 3000);
-    this.worker = new Worker(RANKS_QUEUE, (job: Job<RankJobData>) => this.process(job), {
+    this.heartbeat = setInterval(() => void this.beat().catch(() => {}), HEARTBEAT_MS);
+    this.worker = new Worker(this.queueName, (job: Job<RankJobData>) => this.process(job), {
       connection: queueConnection(this.o.config.redisUrl),
       prefix: this.o.config.prefix,
       concurrency: 1,
@@ -70,13 +80,43 @@ export class RankWorker {
     });
     logRedisErrors(this.worker, 'ranks queue', this.log);
     await this.worker.waitUntilReady();
-    this.log(`ready (queue ${this.o.config.prefix}/${RANKS_QUEUE}, lock ${lockDuration} ms)`);
+    this.warmUp();
+    this.log(`ready (queue ${this.o.config.prefix}/${this.queueName}, lock ${lockDuration} ms)`);
+  }
+
+  private forkRankProcess(): ChildProcess {
+    // A CPU worker's rank sees no GPU, a GPU worker's only its own (in nvidia-smi's order).
+    const env = rankProcessEnv(this.o.gpu);
+    return fork(RANK_PROCESS, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  }
+
+  /**
+   * A warm rank process waits for the next rank job with its modules compiled
+   * and the native addons loaded: a rank starts in the time its engine takes
+   * to build, not the seconds a fresh Node process with tsx needs. Forked when
+   * the worker is idle (never beside a training rank); GRADPOOL_WARM_RANK=0
+   * turns it off.
+   */
+  private warmUp(): void {
+    if (this.closing || this.warm || process.env.GRADPOOL_WARM_RANK === '0') return;
+    const child = this.forkRankProcess();
+    this.warm = child;
+    child.once('exit', () => {
+      if (this.warm === child) this.warm = null;
+    });
+  }
+
+  private takeRankProcess(): ChildProcess {
+    const warm = this.warm;
+    this.warm = null;
+    if (warm && warm.exitCode === null && warm.signalCode === null && warm.connected) return warm;
+    return this.forkRankProcess();
   }
 
   /** Registry entry the coordinator counts: alive while refreshed, busy while serving a rank. */
   private async beat(): Promise<void> {
-    const entry = { id: this.id, host: hostname(), pid: process.pid, gpu: this.o.gpu, busy: this.busyWith, at: Date.now() };
-    await this.redis.set(this.keys.worker(this.id), JSON.stringify(entry), 'PX', 15_000);
+    const entry: WorkerEntry = { id: this.id, host: hostname(), pid: process.pid, gpu: this.o.gpu, busy: this.busyWith, draining: this.draining, at: Date.now() };
+    await this.redis.set(this.keys.worker(this.id), JSON.stringify(entry), 'PX', WORKER_TTL_MS);
   }
 
   private async process(job: Job<RankJobData>): Promise<RankResult> {
@@ -86,12 +126,18 @@ export class RankWorker {
     this.metrics?.recorder.startRank(d);
     await this.beat();
     this.log(`rank ${d.rank}/${d.worldSize} of run ${d.runId} (attempt ${d.attempt})`);
-    const env = rankProcessEnv(this.o.gpu);
-    const child = fork(RANK_PROCESS, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = this.takeRankProcess();
     this.child = child;
+    // A cancel, or the coordinator's stop (preemption, recovery): checkpoint at the next optimizer step and end.
+    // A kill: the attempt did not stop in time.
+    const stopKeys = [this.keys.cancel(d.runId), this.keys.stop(d.runId, d.attempt)];
+    const killKey = this.keys.kill(d.runId, d.attempt);
     const cancelPoll = setInterval(() => {
-      void this.redis.exists(this.keys.cancel(d.runId)).then((n) => {
+      void this.redis.exists(...stopKeys).then((n) => {
         if (n) child.send?.({ type: 'stop' } satisfies ToRank);
+      }, () => {});
+      void this.redis.exists(killKey).then((n) => {
+        if (n) child.kill('SIGKILL');
       }, () => {});
     }, 1000);
     try {
@@ -111,7 +157,7 @@ export class RankWorker {
           }
         });
         child.on('exit', (code, signal) => {
-          if (!settled) reject(new Error(`rank process died (${signal ?? `exit code ${code}`}) before reporting`));
+          if (!settled) reject(new Error(`rank lost: rank process died (${signal ?? `exit code ${code}`}) before reporting`));
         });
         child.send({ type: 'start', job: d, redisUrl: this.o.config.redisUrl, prefix: this.o.config.prefix } satisfies ToRank);
       });
@@ -126,6 +172,7 @@ export class RankWorker {
       this.child = null;
       this.busyWith = null;
       await this.beat().catch(() => {});
+      this.warmUp();
     }
   }
 
@@ -135,6 +182,11 @@ export class RankWorker {
    * resumes the run elsewhere. Then leave the queue.
    */
   async close(): Promise<void> {
+    // The coordinator sees `draining` at the next beat: it places nothing here and resumes the run elsewhere.
+    this.draining = true;
+    this.closing = true;
+    this.warm?.kill('SIGKILL');
+    await this.beat().catch(() => {});
     this.child?.send?.({ type: 'stop' } satisfies ToRank);
     await this.worker?.close();
     if (this.heartbeat) clearInterval(this.heartbeat);

@@ -27,13 +27,19 @@ export type JobEnvelope =
   | { schema: typeof JOB_SCHEMA; encoding: 'json'; payload: Record<string, unknown> }
   | { schema: typeof JOB_SCHEMA; encoding: 'binary'; payload: string };
 
-/** TrainingJob's fields that steer the service rather than the training (0/false = default). */
+/** TrainingJob's fields that steer the service rather than the training (0/false/absent = default). */
 export interface ServiceFields {
   world_size: number;
   priority: number;
   resume: boolean;
+  /** Absent or 0 = world_size. */
+  min_world_size?: number;
+  /** Absent = true. */
+  preemptible?: boolean;
+  /** Absent = the coordinator's default (3). */
+  max_restarts?: number;
 }
-export const SERVICE_FIELDS = ['world_size', 'priority', 'resume'] as const;
+export const SERVICE_FIELDS = ['world_size', 'priority', 'resume', 'min_world_size', 'preemptible', 'max_restarts'] as const;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -43,7 +49,13 @@ function decodeBinary(b64: string): protobuf.Message {
   const problems: string[] = [];
   try {
     checkWire(TrainingJob, bytes, 'payload', problems);
-    if (!problems.length) return TrainingJob.decode(bytes);
+    if (!problems.length) {
+      const job = TrainingJob.decode(bytes) as protobuf.Message & { model?: { config?: { fields?: object } } };
+      // A plain object given to a generated Struct encodes as an empty one: the job would train the default config.
+      if (job.model?.config && Object.keys(job.model.config.fields ?? {}).length === 0) {
+        problems.push('payload.model.config: an empty google.protobuf.Struct (build it with Struct.fromJavaScript / struct_pb2.Struct.update; a plain object encodes as empty); leave the field unset for the default config');
+      } else return job;
+    }
   } catch (e) {
     problems.push(`payload: not a valid ${JOB_SCHEMA} in protobuf binary (${(e as Error).message})`);
   }
@@ -56,6 +68,11 @@ function fromJobFileShape(raw: Plain): Plain {
   if (typeof o.tokenizer === 'string') o.tokenizer = { path: o.tokenizer };
   if (isPlain(o.corpus)) o.corpus = fileLists(o.corpus);
   if (Array.isArray(o.stages)) o.stages = o.stages.map((s) => (isPlain(s) ? stageShape(s) : s));
+  // An empty config means "none" (validateJob's default): leave it unset, as a binary reader refuses an empty Struct.
+  if (isPlain(o.model) && isPlain(o.model.config) && Object.keys(o.model.config).length === 0) {
+    const { config: _, ...model } = o.model;
+    o.model = model;
+  }
   return o;
 }
 
@@ -114,10 +131,19 @@ function readEnvelope(data: unknown): JobEnvelope {
 export function decodeJobEnvelope(data: unknown): { job: Job; service: ServiceFields } {
   const env = readEnvelope(data);
   const message = env.encoding === 'json' ? fromPlain(TrainingJob, env.payload, 'payload', true) : decodeBinary(env.payload);
-  const { world_size = 0, priority = 0, resume = false, ...fields } = toPlain(TrainingJob, message, false);
-  const service = { world_size, priority, resume } as ServiceFields;
+  const { world_size = 0, priority = 0, resume = false, min_world_size, preemptible, max_restarts, ...fields } = toPlain(TrainingJob, message, false);
+  // The scheduling fields appear only when set, so a job without them reads as before.
+  const service = {
+    world_size, priority, resume,
+    ...(min_world_size ? { min_world_size } : {}),
+    ...(preemptible !== undefined ? { preemptible } : {}),
+    ...(max_restarts !== undefined ? { max_restarts } : {}),
+  } as ServiceFields;
   const problems: string[] = [];
-  if (service.priority < 0 || service.priority > MAX_PRIORITY) problems.push(`priority: must be in [0, ${MAX_PRIORITY}] (BullMQ), got ${service.priority}`);
+  if (service.priority < 0 || service.priority > MAX_PRIORITY) problems.push(`payload.priority: must be in [0, ${MAX_PRIORITY}], got ${service.priority}`);
+  if (service.min_world_size && service.world_size && service.min_world_size > service.world_size) {
+    problems.push(`payload.min_world_size: ${service.min_world_size} is larger than world_size ${service.world_size}`);
+  }
   try {
     const job = validateJob(fields, 'payload');
     if (!problems.length) return { job, service };

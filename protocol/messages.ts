@@ -40,6 +40,10 @@ export interface JobStatusJson {
   created_at_ms: number;
   started_at_ms: number;
   finished_at_ms: number;
+  queue_position: number;
+  queue_reason: string;
+  attempt: number;
+  world_size: number;
 }
 
 export interface RunResultJson {

@@ -9,10 +9,16 @@ export interface WorkerEntry {
   gpu: number | null;
   /** "run#rank" while serving a rank. */
   busy: string | null;
+  /** Leaving (SIGTERM): takes no new rank; its rank pauses at the next optimizer step. */
+  draining?: boolean;
   at: number;
 }
 
-/** Workers whose registry key has not expired (they refresh it every 3 s, 15 s TTL). */
+/** How often workers refresh their entry, and how long it lives without a refresh: a worker is lost within WORKER_TTL_MS. */
+export const HEARTBEAT_MS = Number(process.env.GRADPOOL_HEARTBEAT_MS ?? 1000);
+export const WORKER_TTL_MS = Math.max(3 * HEARTBEAT_MS, Number(process.env.GRADPOOL_WORKER_TTL_MS ?? 5000));
+
+/** Workers whose registry key has not expired. */
 export async function liveWorkers(redis: Redis, prefix: string): Promise<WorkerEntry[]> {
   const keys: string[] = [];
   let cursor = '0';

@@ -14,7 +14,7 @@
 // Plain JavaScript on purpose: a probe runs every few seconds and must not
 // pay tsx's start-up. The heartbeat it reads is the one the worker writes
 // (gpu-worker/rank-worker.ts and protocol/keys.ts): key <prefix>:worker:<id>, a JSON entry
-// with its host and gpu, 15 s TTL; test/deploy/worker-alive.test.ts runs this
+// with its host and gpu, a 5 s TTL refreshed every second; test/deploy/worker-alive.test.ts runs this
 // script against a real worker, so a change there fails that test.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';

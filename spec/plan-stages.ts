@@ -39,7 +39,13 @@ export interface StagePlan {
 
 export class PlanError extends Error {}
 
-export function planStage(stage: StageSpec, index: number, worldSize: number, samples: number): StagePlan {
+/**
+ * `epochWorlds`: the world sizes an elastic run may use (default: this one).
+ * Each epoch then uses the same samples at every one of them: a whole number
+ * of micro-batches of every size, so the sample order, and with it the
+ * training, is the same whatever size each segment of the run had.
+ */
+export function planStage(stage: StageSpec, index: number, worldSize: number, samples: number, epochWorlds: readonly number[] = [worldSize]): StagePlan {
   const where = `stages[${index}]`;
   if (!Number.isInteger(worldSize) || worldSize < 1) throw new PlanError(`world size ${worldSize} must be a positive integer`);
   const perStep = stage.micro_batch * worldSize;
@@ -50,14 +56,17 @@ export function planStage(stage: StageSpec, index: number, worldSize: number, sa
     );
   }
   const accumulation = stage.global_batch / perStep;
-  const samplesPerRank = Math.floor(samples / worldSize);
-  const microBatchesPerEpoch = Math.floor(samplesPerRank / stage.micro_batch);
+  // Samples an epoch uses come in groups every allowed world size splits into whole micro-batches.
+  const group = epochWorlds.reduce(lcm, worldSize) * stage.micro_batch;
+  const used = Math.floor(samples / group) * group;
+  const samplesPerRank = group === perStep ? Math.floor(samples / worldSize) : used / worldSize;
+  const microBatchesPerEpoch = used / perStep;
   if (microBatchesPerEpoch === 0) {
     throw new PlanError(
       `${where}: ${samples} samples of ${stage.seq_len} tokens give rank 0 of ${worldSize} fewer than one micro-batch of ${stage.micro_batch}`,
     );
   }
-  const droppedSamples = samples - worldSize * stage.micro_batch * microBatchesPerEpoch;
+  const droppedSamples = samples - used;
   let maxSteps: number;
   let epochs: number;
   if (stage.max_steps > 0) {
@@ -118,3 +127,6 @@ export function formatPlan(p: StagePlan, engine: string): string {
   const line = `+${'-'.repeat(w + 2)}+${'-'.repeat(v + 2)}+`;
   return [line, ...rows.map(([k, x]) => `| ${k.padEnd(w)} | ${String(x).padStart(v)} |`), line].join('\n');
 }
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+const lcm = (a: number, b: number): number => (a / gcd(a, b)) * b;

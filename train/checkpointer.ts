@@ -13,8 +13,10 @@ export interface TrainerState {
   stage: number;
   /** Optimizer steps completed in this stage. */
   step: number;
-  /** Micro-batches this rank consumed in this stage (the data position). */
+  /** Micro-batches this rank consumed in this stage (the data position, in slots of worldSize × micro_batch samples). */
   microCursor: number;
+  /** The world size microCursor counts in (absent in checkpoints written before elastic runs: the resuming one). */
+  worldSize?: number;
   /** Optimizer steps completed over all stages. */
   globalStep: number;
   best: { metric: MetricName; value: number; stage: number; step: number } | null;

@@ -20,7 +20,13 @@ import type { ClassificationData, RunSpec } from './run-spec.ts';
  * stage for the given world size. Everything that can be wrong with a job is
  * found here, before any rank starts.
  */
-export async function prepareRun(job: Job, worldSize: number, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunSpec> {
+export async function prepareRun(
+  job: Job,
+  worldSize: number,
+  log: (l: string) => void = (l) => process.stderr.write(`${l}\n`),
+  /** An elastic run's world sizes: every one uses the same samples per epoch (planStage). */
+  epochWorlds: readonly number[] = [worldSize],
+): Promise<RunSpec> {
   const runDir = join(job.output_dir, job.name);
   checkWritableFolder(runDir, 'output_dir');
 
@@ -79,7 +85,7 @@ export async function prepareRun(job: Job, worldSize: number, log: (l: string) =
   const classification = await prepareClassification(job, tokenizer, log);
   const plans = job.stages.map((s, i) => {
     const samples = s.task === 'classification' ? countExamples(classification[i]!) : new BlockDataset(data!.train, s.seq_len, tokenizer.special).length;
-    return planStage(s, i, worldSize, samples);
+    return planStage(s, i, worldSize, samples, epochWorlds);
   });
   return {
     job,

@@ -100,7 +100,8 @@ export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainRes
     throw e;
   }
   if (run.rank0 && state.best) result.bestPath = run.ckpt!.bestPath;
-  if (run.rank0 && state.finished && state.best) exportBest(run, state);
+  // A paused run exports too: a cancelled run's producer gets its best model as a Hugging Face folder.
+  if (run.rank0 && state.best) exportBest(run, state);
   if (run.rank0) recordRunOutcome(spec, run.engine.info, { final_metrics: result.lastEval, best: state.best, stop_reason: state.stopReason, finished: state.finished });
   run.tb?.close();
   run.log.event('done', { seconds: (performance.now() - started) / 1000, steps: budget.steps });
@@ -134,6 +135,7 @@ async function freshState(run: RunContext): Promise<TrainerState> {
     stage: 0,
     step: 0,
     microCursor: 0,
+    worldSize: run.sync.worldSize,
     globalStep: 0,
     best: null,
     badEvals: 0,
@@ -167,7 +169,34 @@ function loadResumePoint(run: RunContext, reason: string): ResumePoint {
 }
 
 function resumedState(run: RunContext, reason: string): TrainerState {
-  return loadResumePoint(run, reason).checkpoint.state;
+  return atWorldSize(run, loadResumePoint(run, reason).checkpoint.state);
+}
+
+/**
+ * An elastic resume: the checkpoint's data position re-counted for this
+ * world size. Slot j of a stage covers samples [j·W·μ, (j+1)·W·μ) of the
+ * epoch's order, so the position in samples, microCursor·W·μ, stays the
+ * same: with the plan's accumulation re-derived for W (global batch fixed),
+ * the next optimizer step reads the same global batch as it would have at the
+ * old size, and the learning-rate schedule counts the same steps.
+ */
+function atWorldSize(run: RunContext, state: TrainerState): TrainerState {
+  const to = run.sync.worldSize;
+  const from = state.worldSize ?? to;
+  if (from === to) run.log.event('world-size', { from, to, stage: state.stage, step: state.step, globalStep: state.globalStep }, `world size ${to} from stage ${state.stage} step ${state.step + 1}`);
+  else {
+    const samples = state.microCursor * from;
+    if (samples % to !== 0) throw new Error(`resume at world size ${to}: the checkpoint's data position (${state.microCursor} micro-batches at world size ${from}) is not a whole number of micro-batches at ${to}`);
+    const plan = run.spec.plans[state.stage];
+    run.log.event(
+      'world-size',
+      { from, to, stage: state.stage, step: state.step, globalStep: state.globalStep, microCursor: { from: state.microCursor, to: samples / to }, accumulation: plan?.accumulation },
+      `world size ${from} → ${to} from stage ${state.stage} step ${state.step + 1}: accumulation ${plan?.accumulation}, the same global batches`,
+    );
+    state.microCursor = samples / to;
+  }
+  state.worldSize = to;
+  return state;
 }
 
 /** The checkpoint's model: its stage's, or (saved between two stages) the previous stage's, which beginStage then hands over. */

@@ -1,12 +1,11 @@
-import { Queue } from 'bullmq';
 import { metricsAddressFromEnv, startMetricsServer, type MetricsServer } from '../../common/metrics-server.ts';
-import { JOBS_QUEUE, RANKS_QUEUE } from '../../protocol/queues.ts';
-import { connectRedis, logRedisErrors, queueConnection } from '../../protocol/redis.ts';
+import { connectRedis } from '../../protocol/redis.ts';
 import type { ServiceConfig } from '../../protocol/service-config.ts';
 import { GradpoolClient } from '../gradpool-client.ts';
 import { CoordinatorMetrics } from './coordinator-metrics.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import { PoolView } from './pool-view.ts';
+import { QueueSet } from './queue-set.ts';
 
 /**
  * The coordinator's HTTP side, attached by one call in Coordinator.start():
@@ -30,12 +29,11 @@ export async function startCoordinatorHttp(config: ServiceConfig, log: (line: st
   if (!token && !['127.0.0.1', 'localhost', '::1'].includes(address.host)) {
     log(`dashboard: listening on ${address.host} without GRADPOOL_DASHBOARD_TOKEN: whoever reaches port ${address.port} sees every run and can cancel it`);
   }
-  const connection = queueConnection(config.redisUrl);
-  const queues = [JOBS_QUEUE, RANKS_QUEUE].map((name) => new Queue(name, { connection, prefix: config.prefix }));
-  for (const q of queues) logRedisErrors(q, `dashboard ${q.name}`, log);
   const redis = connectRedis(config.redisUrl, 'dashboard', log);
+  const queues = new QueueSet(config, redis, log);
+  await queues.refresh().catch(() => {});
   const client = new GradpoolClient(config, log);
-  const view = new PoolView(redis, config.prefix, queues[0]!, queues[1]!);
+  const view = new PoolView(redis, config.prefix, queues);
   const metrics = new CoordinatorMetrics(view, queues, config.prefix);
   const server = await startMetricsServer({
     address,
@@ -54,7 +52,7 @@ export async function startCoordinatorHttp(config: ServiceConfig, log: (line: st
     close: async () => {
       await server?.close();
       await client.close();
-      await Promise.all(queues.map((q) => q.close()));
+      await queues.close();
       redis.disconnect();
     },
   };

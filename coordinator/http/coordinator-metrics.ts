@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import type { QueueSet } from './queue-set.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolView } from './pool-view.ts';
 
@@ -23,7 +23,7 @@ export class CoordinatorMetrics {
   private readonly workers: Gauge<'state' | 'device'>;
   private readonly runs: Gauge<'state'>;
 
-  constructor(private readonly view: PoolView, private readonly queues: Queue[], private readonly prefix: string) {
+  constructor(private readonly view: PoolView, private readonly queues: QueueSet, private readonly prefix: string) {
     collectDefaultMetrics({ register: this.registry });
     // prom-client collects each metric on its own: every one waits for the same read of Redis.
     const registers = [this.registry];
@@ -77,7 +77,8 @@ export class CoordinatorMetrics {
 
   /** BullMQ's gauges of every queue, as one exposition (HELP/TYPE once per family). */
   async queueMetrics(): Promise<string> {
-    const texts = await Promise.all(this.queues.map((q) => q.exportPrometheusMetrics({ prefix: this.prefix })));
+    await this.queues.refresh().catch(() => {});
+    const texts = await Promise.all(this.queues.all().map((q) => q.exportPrometheusMetrics({ prefix: this.prefix })));
     return mergeExpositions(texts);
   }
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { Queue } from 'bullmq';
+import type { QueueSet } from './queue-set.ts';
 import type { RouteHandler } from '../../common/metrics-server.ts';
 import type { GradpoolClient } from '../gradpool-client.ts';
 import type { PoolView } from './pool-view.ts';
@@ -35,9 +35,11 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 const json = (res: ServerResponse, status: number, body: unknown): void =>
   void res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(JSON.stringify(body));
 
-export function dashboardRoutes(o: { view: PoolView; client: GradpoolClient; queues: Queue[] }): RouteHandler {
+export function dashboardRoutes(o: { view: PoolView; client: GradpoolClient; queues: QueueSet }): RouteHandler {
   const board = new ExpressAdapter().setBasePath('/queues');
-  createBullBoard({ queues: o.queues.map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig: { boardTitle: 'gradpool queues' } } });
+  const bull = createBullBoard({ queues: o.queues.all().map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig: { boardTitle: 'gradpool queues' } } });
+  // A worker that joins later brings its rank queue.
+  o.queues.whenAdded((q) => bull.addQueue(new BullMQAdapter(q)));
   const boardApp = board.getRouter() as (req: IncomingMessage, res: ServerResponse) => void;
 
   const api = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
@@ -45,7 +47,7 @@ export function dashboardRoutes(o: { view: PoolView; client: GradpoolClient; que
       const [workers, runs, counts] = await Promise.all([
         o.view.workers(),
         o.view.runs(),
-        Promise.all(o.queues.map(async (q) => [q.name, await q.getJobCounts()] as const)),
+        o.queues.refresh().then(() => Promise.all(o.queues.all().map(async (q) => [q.name, await q.getJobCounts()] as const))),
       ]);
       return json(res, 200, { workers, runs, queues: Object.fromEntries(counts), now: Date.now() });
     }
@@ -72,7 +74,8 @@ export function dashboardRoutes(o: { view: PoolView; client: GradpoolClient; que
     if (path === '/queues' || path.startsWith('/queues/')) {
       // Bull Board's express app is mounted at /queues: it sees the path below it.
       req.url = req.url!.slice('/queues'.length) || '/';
-      return boardApp(req, res);
+      void o.queues.refresh().catch(() => {}).then(() => boardApp(req, res));
+      return;
     }
     if (path.startsWith('/api/')) {
       api(req, res, path).catch((e: Error) => json(res, 500, { error: e.message }));

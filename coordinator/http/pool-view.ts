@@ -1,13 +1,15 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Job, type Queue } from 'bullmq';
+import { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { serviceKeys } from '../../protocol/keys.ts';
+import { rankJobId } from '../../protocol/queues.ts';
 import type { RankJobData } from '../../protocol/rank-job.ts';
 import { liveWorkers, type WorkerEntry } from '../../protocol/worker-registry.ts';
 import type { StagePlan } from '../../spec/plan-stages.ts';
 import { runPaths } from '../../train/run-spec.ts';
 import { readCurrentLog } from '../../train/step-log.ts';
+import type { QueueSet } from './queue-set.ts';
 
 /**
  * A read-only view of the pool for the dashboard and the metrics, from what
@@ -48,7 +50,7 @@ function thin<T>(xs: T[], max: number): T[] {
 
 export class PoolView {
   private readonly keys;
-  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly jobs: Queue, private readonly ranks: Queue) {
+  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly queues: QueueSet) {
     this.keys = serviceKeys(prefix);
   }
 
@@ -74,13 +76,13 @@ export class PoolView {
 
   /** The newest runs (by submission), with status, world size and restarts. */
   async runs(limit = 50): Promise<RunRow[]> {
-    const jobs = await this.jobs.getJobs(['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'], 0, limit - 1);
+    const jobs = await this.queues.jobs.getJobs(['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'], 0, limit - 1);
     const rows = await Promise.all(jobs.filter((j): j is Job => Boolean(j?.id)).map((j) => this.row(j)));
     return rows.sort((a, b) => b.createdAtMs - a.createdAtMs).slice(0, limit);
   }
 
   async run(id: string): Promise<RunDetail | null> {
-    const job = await Job.fromId(this.jobs, id);
+    const job = await Job.fromId(this.queues.jobs, id);
     if (!job) return null;
     const row = await this.row(job);
     const rank0 = await this.rank0Job(id);
@@ -122,7 +124,7 @@ export class PoolView {
 
   private async row(job: Job): Promise<RunRow> {
     const id = job.id!;
-    const [hash, attempt] = await Promise.all([this.redis.hgetall(this.keys.status(id)), this.redis.get(this.keys.attempt(id))]);
+    const hash = await this.redis.hgetall(this.keys.status(id));
     const status: Record<string, unknown> = { ...hash };
     if (hash.progress) status.progress = JSON.parse(hash.progress);
     // A JSON envelope's payload carries the name and the requested world size (a binary one: unknown until it runs).
@@ -135,19 +137,28 @@ export class PoolView {
       state: hash.state ?? 'QUEUED',
       message: hash.message ?? '',
       status,
-      worldSize: progress?.world_size || data.world_size || 0,
-      restarts: Math.max(0, Number(attempt ?? 0) - 1),
+      worldSize: Number(hash.world_size ?? 0) || progress?.world_size || data.world_size || 0,
+      restarts: Math.max(0, Number(hash.attempt ?? 0) - 1),
       createdAtMs: job.timestamp,
     };
   }
 
-  /** Rank 0's job of the run's current attempt: its RunSpec (run folder, stage plans). */
+  /**
+   * Rank 0's job of the run's current attempt: its RunSpec (run folder, stage plans). The
+   * coordinator records the attempt and its workers (`attempt` key); rank 0 is on the first
+   * worker's queue.
+   */
   private async rank0Job(id: string): Promise<RankJobData | null> {
-    const attempt = Number((await this.redis.get(this.keys.attempt(id))) ?? 0);
-    for (let a = attempt; a >= 1; a--) {
-      const j = await Job.fromId(this.ranks, `${id}.a${a}.r0`);
-      if (j) return j.data as RankJobData;
+    const raw = await this.redis.get(this.keys.attempt(id));
+    if (!raw) return null;
+    let rec: { attempt?: unknown; workers?: unknown };
+    try {
+      rec = JSON.parse(raw) as typeof rec;
+    } catch {
+      return null;
     }
-    return null;
+    if (!Number.isInteger(rec.attempt) || !Array.isArray(rec.workers) || typeof rec.workers[0] !== 'string') return null;
+    const j = await Job.fromId(this.queues.rankQueueOf(rec.workers[0]), rankJobId(id, rec.attempt as number, 0));
+    return j ? (j.data as RankJobData) : null;
   }
 }

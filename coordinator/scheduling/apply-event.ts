@@ -1,7 +1,7 @@
 import { recordProgress } from './estimates.ts';
 import { dequeue, enqueue } from './queue-order.ts';
 import { attemptFailed, endAttempt } from './recovery.ts';
-import { finishRun, newRun, requestStop } from './run-lifecycle.ts';
+import { adoptRun, finishRun, newRun, requestStop } from './run-lifecycle.ts';
 import { addWorker, drainWorker, removeWorker } from './worker-pool.ts';
 import type { RunRecord, SchedulerEvent, SchedulerState, StepResult } from './types.ts';
 
@@ -14,6 +14,8 @@ export function applyEvent(state: SchedulerState, e: SchedulerEvent, out: StepRe
       enqueue(state, run);
       return;
     }
+    case 'run-adopted':
+      return adoptRun(state, newRun(state, e.job, e.at), e.attempt, e.workers, out);
     case 'job-cancelled':
       return cancel(state, e.runId, out);
     case 'run-progress': {

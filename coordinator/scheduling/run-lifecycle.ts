@@ -1,6 +1,7 @@
 import { settleEstimate } from './estimates.ts';
 import { enqueue } from './queue-order.ts';
-import { assignWorkers, releaseWorkers } from './worker-pool.ts';
+import { attemptFailed } from './recovery.ts';
+import { addWorker, assignWorkers, releaseWorkers } from './worker-pool.ts';
 import type { FinalState, JobRequest, RequeueCause, RunRecord, SchedulerState, StepResult, StopReason, WorkerId } from './types.ts';
 
 /** The transitions of a run: queued → running → (stopping →) queued again or finished. */
@@ -51,6 +52,29 @@ export function startRun(
   run.reservedSize = null;
   run.failure = null;
   out.decisions.push({ type: 'start', runId: run.id, attempt: run.attempt, worldSize: workers.length, workers, resume: run.attempt > 1, via });
+}
+
+/**
+ * A run found training (a coordinator took it over): it holds the workers of
+ * its attempt. Workers the pool does not list yet join with it (the caller
+ * vouches they are alive and busy with it: they were never free); one taken
+ * by another run or draining makes it recover.
+ */
+export function adoptRun(state: SchedulerState, run: RunRecord, attempt: number, workers: readonly WorkerId[], out: StepResult): void {
+  state.runs.set(run.id, run);
+  for (const id of workers) if (!state.workers.has(id)) addWorker(state, { id });
+  const held = workers.filter((id) => state.workers.get(id)!.runId === null && !state.workers.get(id)!.draining);
+  assignWorkers(state, run, held);
+  state.active.add(run.id);
+  run.phase = 'running';
+  run.attempt = attempt;
+  run.worldSize = workers.length;
+  run.startedAt = state.now;
+  run.estimateAt = state.now;
+  if (held.length < workers.length) {
+    const missing = workers.filter((id) => !held.includes(id));
+    attemptFailed(state, run, `worker ${missing.join(', ')} taken or leaving while no coordinator watched`, out);
+  }
 }
 
 /** Asks a running attempt to checkpoint and stop; its workers stay taken until it reports. */

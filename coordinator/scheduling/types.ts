@@ -63,6 +63,12 @@ export type SchedulerEvent =
   | { type: 'worker-lost'; at: number; workerId: WorkerId; reason: string }
   /** The worker is leaving (SIGTERM): it takes no new rank; its run is paused and resumes elsewhere. */
   | { type: 'worker-draining'; at: number; workerId: WorkerId }
+  /**
+   * A run already training when this scheduler started (a coordinator took
+   * over a dead one's runs): it holds `workers` in attempt `attempt` without a
+   * start decision. Workers not known (lost meanwhile) make it recover.
+   */
+  | { type: 'run-adopted'; at: number; job: JobRequest; attempt: number; workers: WorkerId[] }
   /** Nothing happened but time passed: minimum run times and stop deadlines expire on ticks. */
   | { type: 'tick'; at: number };
 

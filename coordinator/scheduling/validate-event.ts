@@ -18,24 +18,31 @@ export function validateEvent(state: SchedulerState, e: SchedulerEvent): void {
   if (typeof e !== 'object' || e === null) throw new SchedulerInputError([`event: an object expected, got ${show(e)}`]);
   check(typeof e.at === 'number' && Number.isFinite(e.at), 'at', 'a finite time in ms expected', e.at);
   if (typeof e.at === 'number' && e.at < state.now) p.push(`event.at: ${e.at} is before the previous event's time ${state.now}; events must come in time order`);
-  switch (e.type) {
-    case 'job-added': {
-      const j = e.job;
-      if (typeof j !== 'object' || j === null) {
-        p.push(`event.job: an object expected, got ${show(j)}`);
-        break;
-      }
-      str(j.id, 'job.id');
-      if (typeof j.id === 'string' && state.runs.has(j.id)) p.push(`event.job.id: run ${j.id} is already known; a job id is used once`);
-      check(typeof j.priority === 'number' && Number.isFinite(j.priority), 'job.priority', 'a finite number expected', j.priority);
-      if (!Array.isArray(j.worldSizes) || j.worldSizes.length === 0) check(false, 'job.worldSizes', 'a non-empty list expected', j.worldSizes);
-      else j.worldSizes.forEach((s, i) => positiveInt(s, `job.worldSizes[${i}]`));
-      if (j.preemptible !== undefined) check(typeof j.preemptible === 'boolean', 'job.preemptible', 'true or false expected', j.preemptible);
-      if (j.maxRestarts !== undefined) check(Number.isInteger(j.maxRestarts) && j.maxRestarts >= 0, 'job.maxRestarts', 'an integer ≥ 0 expected', j.maxRestarts);
-      if (j.expectedDurationMs !== undefined) nonNegative(j.expectedDurationMs, 'job.expectedDurationMs');
-      if (j.submittedAt !== undefined) check(Number.isFinite(j.submittedAt) && j.submittedAt <= e.at, 'job.submittedAt', `a time ≤ event.at (${e.at}) expected`, j.submittedAt);
-      break;
+  function checkJob(j: Extract<SchedulerEvent, { type: 'job-added' }>['job']): void {
+    if (typeof j !== 'object' || j === null) {
+      p.push(`event.job: an object expected, got ${show(j)}`);
+      return;
     }
+    str(j.id, 'job.id');
+    if (typeof j.id === 'string' && state.runs.has(j.id)) p.push(`event.job.id: run ${j.id} is already known; a job id is used once`);
+    check(typeof j.priority === 'number' && Number.isFinite(j.priority), 'job.priority', 'a finite number expected', j.priority);
+    if (!Array.isArray(j.worldSizes) || j.worldSizes.length === 0) check(false, 'job.worldSizes', 'a non-empty list expected', j.worldSizes);
+    else j.worldSizes.forEach((s, i) => positiveInt(s, `job.worldSizes[${i}]`));
+    if (j.preemptible !== undefined) check(typeof j.preemptible === 'boolean', 'job.preemptible', 'true or false expected', j.preemptible);
+    if (j.maxRestarts !== undefined) check(Number.isInteger(j.maxRestarts) && j.maxRestarts >= 0, 'job.maxRestarts', 'an integer ≥ 0 expected', j.maxRestarts);
+    if (j.expectedDurationMs !== undefined) nonNegative(j.expectedDurationMs, 'job.expectedDurationMs');
+    if (j.submittedAt !== undefined) check(Number.isFinite(j.submittedAt) && j.submittedAt <= e.at, 'job.submittedAt', `a time ≤ event.at (${e.at}) expected`, j.submittedAt);
+  }
+  switch (e.type) {
+    case 'run-adopted':
+      positiveInt(e.attempt, 'attempt');
+      if (!Array.isArray(e.workers) || e.workers.length === 0) check(false, 'workers', 'a non-empty list expected', e.workers);
+      else e.workers.forEach((w, i) => str(w, `workers[${i}]`));
+      checkJob(e.job);
+      break;
+    case 'job-added':
+      checkJob(e.job);
+      break;
     case 'job-cancelled':
       str(e.runId, 'runId');
       break;
@@ -64,7 +71,7 @@ export function validateEvent(state: SchedulerState, e: SchedulerEvent): void {
     case 'tick':
       break;
     default:
-      p.push(`event.type: job-added | job-cancelled | run-progress | run-ended | worker-joined | worker-draining | worker-lost | tick expected, got ${show((e as { type: unknown }).type)}`);
+      p.push(`event.type: job-added | run-adopted | job-cancelled | run-progress | run-ended | worker-joined | worker-draining | worker-lost | tick expected, got ${show((e as { type: unknown }).type)}`);
   }
   if (p.length) throw new SchedulerInputError(p);
 }

@@ -70,7 +70,7 @@ test('during a run: the worker exports the run\'s tokens/s, loss and step split;
   assert.equal(samples(c, 'gradpool_runs').find((s) => s.labels.state === 'RUNNING')?.value, 1);
   // BullMQ's own exposition, one HELP per family although two queues export it.
   assert.equal(c.split('\n').filter((l) => l === '# HELP bullmq_job_count Number of jobs in the queue by state').length, 1);
-  assert.ok(samples(c, 'bullmq_job_count').some((s) => s.labels.queue === 'gradpool-ranks' && s.labels.prefix === cluster.prefix));
+  assert.ok(samples(c, 'bullmq_job_count').some((s) => s.labels.queue?.startsWith('gradpool-ranks.') && s.labels.prefix === cluster.prefix));
 
   // Its evaluation figures and timed checkpoints, once the first evaluation (step 10) is in.
   const w2 = await until('an evaluation and a checkpoint on the worker', 60_000, async () => {

@@ -33,6 +33,13 @@ test('world 2 and 8 halve and divide the accumulation; remainders are dropped pe
   assert.deepEqual([odd.accumulation, odd.microBatchesPerEpoch, odd.droppedSamples, odd.maxSteps], [4, 125, 3, 31]);
 });
 
+test('an elastic run (world sizes 1, 2, 8) uses the same samples per epoch and the same steps at each size', () => {
+  const plans = [1, 2, 8].map((w) => planStage(stage({ epochs: 3 }), 0, w, 18_092, [1, 2, 8]));
+  // 18,092 = 565 groups of 8 × 4 samples + 12: every size drops the same 12, and 3 epochs are 847 steps at each.
+  for (const p of plans) assert.deepEqual([p.droppedSamples, p.maxSteps, p.microBatchesPerEpoch * p.worldSize], [12, 847, 4_520]);
+  assert.deepEqual(plans.map((p) => p.accumulation), [16, 8, 2]);
+});
+
 test('max_steps and warmup_steps as given; epochs derived', () => {
   const p = planStage(stage({ max_steps: 2000, warmup_steps: 100 }), 1, 1, 18_092);
   assert.deepEqual([p.maxSteps, p.warmupSteps, p.annealingSteps], [2000, 100, 1899]);
