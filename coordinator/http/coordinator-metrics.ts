@@ -90,8 +90,8 @@ export class CoordinatorMetrics {
  */
 export function rejectionReason(message: string): string {
   if (/already holds a run/.test(message)) return 'run_folder_exists';
-  if (/: invalid job\b|^(payload|envelope|schema|encoding)\b|gradpool\.v1\./.test(message)) return 'invalid_job';
-  if (/world size|not divisible/.test(message)) return 'plan';
+  if (/no world size|not divisible/.test(message)) return 'plan';
+  if (/^invalid job\b|: invalid job\b|^(payload|envelope|schema|encoding)\b|gradpool\.v1\./.test(message)) return 'invalid_job';
   return 'preparation_failed';
 }
 

@@ -120,13 +120,13 @@ export class Rendezvous<D> {
    * Passing an Error publishes the failure so the other ranks fail at once
    * instead of waiting for the timeout.
    */
-  async allGather<T>(round: string, value: T | Error): Promise<T[]> {
+  async allGather<T>(round: string, value: T | Error, signal?: AbortSignal): Promise<T[]> {
     const failed = value instanceof Error;
     const payload = failed ? { error: value.message } : { value };
     await this.redis.set(this.key(`${round}:${this.rank}`), JSON.stringify(payload), 'PX', this.ttl);
     if (failed) throw value;
     const keys = Array.from({ length: this.worldSize }, (_, r) => this.key(`${round}:${r}`));
-    const raw = await waitForKeys(this.redis, keys, Date.now() + this.timeoutMs, `round '${round}'`);
+    const raw = await waitForKeys(this.redis, keys, Date.now() + this.timeoutMs, `round '${round}'`, undefined, signal);
     return raw.map((s, r) => {
       const v = JSON.parse(s) as { value?: T; error?: string };
       if (v.error !== undefined) {
@@ -320,9 +320,12 @@ async function guestPoll<D>(
 async function waitForKeys(
   redis: Redis, keys: string[], deadline: number, what: string,
   check?: (vals: (string | null)[]) => string | undefined,
+  signal?: AbortSignal,
 ): Promise<string[]> {
   const start = Date.now();
   for (let delay = 5; ; delay = Math.min(delay * 1.5, 100)) {
+    // An abort while waiting for peers ends the wait at once (a peer that aborted too may have removed the keys).
+    if (signal?.aborted) throw new CollectiveError('ABORTED', `init aborted: ${String(signal.reason ?? 'signal')}`);
     const vals = await redis.mget(...keys);
     const bad = check?.(vals);
     if (bad) throw new CollectiveError('MISMATCH', bad);

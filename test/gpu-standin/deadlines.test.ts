@@ -71,7 +71,9 @@ describe('nccl deadlines (stand-in)', { concurrency: true }, () => {
       assert.equal(e.code, 'ABORTED', e.message);
       assert.match(e.message, /init aborted: test: abort during init/);
       assert.ok(e.ms < 30_000, `aborted after ${e.ms} ms`);
-      assert.deepEqual(phases(w, r), ['abort']);
+      // Aborted during NCCL's init (the communicator is aborted), or, on a slow machine, still in the
+      // rendezvous round before it (nothing to abort yet): either way at once, never at a deadline.
+      assert.ok(['abort', ''].includes(phases(w, r).join()), `phases: ${phases(w, r).join()}`);
     }
   });
 });
