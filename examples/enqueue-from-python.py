@@ -7,7 +7,7 @@
     python examples/enqueue-from-python.py --binary
 
 Not run by the tests (they have no Python bullmq); the envelope it builds is
-the one test/service/proto-job.test.ts decodes.
+the one test/protocol/job-envelope.test.ts decodes.
 """
 import asyncio
 import base64

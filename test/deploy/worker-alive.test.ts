@@ -71,7 +71,7 @@ test('Redis down: the probe passes without judging; Redis back (empty): the work
   assert.match(back.out, /1 worker\(s\) on .* have a heartbeat/);
 });
 
-test('a hung worker (stopped process) loses its heartbeat within its 15 s TTL and the probe fails', async () => {
+test('a hung worker (stopped process) loses its heartbeat within its 5 s TTL and the probe fails', async () => {
   worker.kill('SIGSTOP');
   const t0 = Date.now();
   const hung = await probeUntil(1, 25_000);
