@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -11,8 +11,10 @@ import { buildGradpoolImage, buildRedisImage, podman, skipUnlessImageTests } fro
 
 // Smoke test of the coordinator and Redis manifests as written: the base
 // rendered by kustomize, played by `podman kube play` (ConfigMap, PVC, both
-// Deployments), then a job submitted from the host, which the played
-// coordinator must take, tokenize onto the claimed volume and dispatch.
+// Deployments), then jobs submitted from the host, which the played
+// coordinator's intake must check against the claimed volume: one whose
+// corpus is on the volume waits QUEUED for a worker, one whose corpus is
+// missing there fails at once naming the file.
 // What podman cannot have is changed, and only that: the images are the
 // local ones, names carry a test suffix, and on the host network Redis gets
 // a free port and the ConfigMap points there (podman 4.3 has no Services);
@@ -44,7 +46,7 @@ function forPodman(objects: K8sObject[], images: { gradpool: string; redis: stri
   return out;
 }
 
-test('podman kube play runs the coordinator and Redis manifests; the coordinator takes a job and tokenizes it onto the claimed volume', { skip, timeout: 20 * 60_000 }, async () => {
+test('podman kube play runs the coordinator and Redis manifests; the coordinator checks jobs against the claimed volume and queues them', { skip, timeout: 20 * 60_000 }, async () => {
   const images = { gradpool: buildGradpoolImage(base), redis: buildRedisImage(base) };
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gradpool-kube-play-'));
@@ -69,30 +71,45 @@ test('podman kube play runs the coordinator and Redis manifests; the coordinator
   const volume = podman(['volume', 'inspect', '--format', '{{.Mountpoint}}', `gradpool-shared-${suffix}`]);
   chownSync(volume, IMAGE_UID, IMAGE_UID);
 
-  // A job with paths inside the image (its bundled corpus) and on the claimed volume.
-  const job = join(dir, 'job.json');
-  writeFileSync(job, JSON.stringify({
-    name: 'kube-play',
-    output_dir: '/shared/runs',
-    engine: 'torch',
-    corpus: { train: '/app/examples/corpus/grimm/valid.txt', valid: '/app/examples/corpus/grimm/test.txt', cache_dir: '/shared/cache/tokens' },
-    tokenizer: '/app/test/fixtures/bert-base-uncased',
-    model: { config: { hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 } },
-    stages: [{ seq_len: 32, micro_batch: 4, global_batch: 4, max_steps: 2 }],
-  }));
+  // The training corpus on the claimed volume (as an operator would put it there); the rest inside the image.
+  mkdirSync(join(volume, 'corpus'));
+  copyFileSync(join(root, 'examples/corpus/grimm/valid.txt'), join(volume, 'corpus/train.txt'));
+  for (const p of [join(volume, 'corpus'), join(volume, 'corpus/train.txt')]) chownSync(p, IMAGE_UID, IMAGE_UID);
+  const jobFile = (name: string, train: string) => {
+    const file = join(dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify({
+      name,
+      output_dir: '/shared/runs',
+      engine: 'torch',
+      corpus: { train, valid: '/app/examples/corpus/grimm/test.txt', cache_dir: '/shared/cache/tokens' },
+      tokenizer: '/app/test/fixtures/bert-base-uncased',
+      model: { config: { hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 } },
+      stages: [{ seq_len: 32, micro_batch: 4, global_batch: 4, max_steps: 2 }],
+    }));
+    return file;
+  };
   const env = { ...process.env, GRADPOOL_REDIS_URL: `redis://127.0.0.1:${port}`, GRADPOOL_PREFIX: suffix };
   const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/gradpool.js', ...args], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
-  const submitted = cli('submit', job, '--world', '1');
-  assert.equal(submitted.status, 0, submitted.stderr);
-  const id = submitted.stdout.trim();
+  const submit = (file: string) => {
+    const submitted = cli('submit', file, '--world', '1');
+    assert.equal(submitted.status, 0, submitted.stderr);
+    return submitted.stdout.trim();
+  };
+  const settled = async (id: string) => {
+    let status = '';
+    for (let i = 0; i < 240 && !/"state": "(QUEUED|FAILED)"/.test(status); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      status = cli('status', id).stdout;
+    }
+    return `${status}\ncoordinator log:\n${podman(['logs', coordinator], { allowFail: true, withStderr: true })}`;
+  };
 
-  // No worker runs here: the run gets as far as the coordinator takes it and waits for one.
-  let status = '';
-  for (let i = 0; i < 240 && !/"state": "(WAITING_FOR_WORKERS|FAILED)"/.test(status); i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    status = cli('status', id).stdout;
-  }
-  assert.match(status, /"state": "WAITING_FOR_WORKERS"/, `${status}\ncoordinator log:\n${podman(['logs', coordinator], { allowFail: true, withStderr: true })}`);
-  const cache = join(volume, 'cache/tokens');
-  assert.ok(existsSync(cache) && readdirSync(cache).length > 0, 'the token cache is on the claimed volume');
+  // No worker runs here: a job the intake accepts waits for one, with the reason.
+  const good = await settled(submit(jobFile('kube-play', '/shared/corpus/train.txt')));
+  assert.match(good, /"state": "QUEUED"/, good);
+  assert.match(good, /"queue_reason": "[^"]*worker/, good);
+  // The same job with a corpus file the volume does not hold fails at once, naming it.
+  const bad = await settled(submit(jobFile('kube-play-missing', '/shared/corpus/missing.txt')));
+  assert.match(bad, /"state": "FAILED"/, bad);
+  assert.match(bad, /payload\.corpus\.train\[0\]: \/shared\/corpus\/missing\.txt does not exist/, bad);
 });
