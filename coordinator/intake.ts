@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { serviceKeys } from '../protocol/keys.ts';
 import { JOBS_QUEUE } from '../protocol/queues.ts';
 import { logRedisErrors, queueConnection } from '../protocol/redis.ts';
-import { setRunStatus } from '../protocol/run-status.ts';
+import { countRejection, setRunStatus } from '../protocol/run-status.ts';
 import type { ServiceConfig } from '../protocol/service-config.ts';
 import { checkJobData, JobRejected, type CheckedJob } from './job-checks.ts';
 import type { RunOutcome } from './run-outcome.ts';
@@ -59,6 +59,7 @@ export class Intake {
     } catch (e) {
       const message = e instanceof JobRejected ? e.message : `intake: ${(e as Error).message}`;
       await setRunStatus(this.o.redis, this.o.config.prefix, id, 'FAILED', message).catch(() => {});
+      await countRejection(this.o.redis, this.o.config.prefix, e instanceof JobRejected ? e.reason : 'preparation_failed').catch(() => {});
       this.o.log(`${id}: rejected: ${message.replace(/\n\s*/g, '; ')}`);
       throw new UnrecoverableError(message);
     }

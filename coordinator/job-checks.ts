@@ -14,8 +14,12 @@ import { allowedWorldSizes, SchedulerInputError } from './scheduling/index.ts';
  * calls only, so a bad job fails within the second it was added, however
  * busy the pool is.
  */
+/** Why the intake refused a job, as gradpool_intake_rejections_total labels it. */
+export type RejectionReason = 'invalid_job' | 'plan' | 'run_folder_exists';
+
 export class JobRejected extends Error {
-  constructor(readonly problems: string[]) {
+  /** `reason`: the first check that found a problem (envelope, schema, fields and paths; world sizes; run folder). */
+  constructor(readonly problems: string[], readonly reason: RejectionReason = 'invalid_job') {
     super(`invalid job\n  ${problems.join('\n  ')}`);
   }
 }
@@ -35,19 +39,22 @@ export function checkJobData(data: unknown, o: { resumingAttempt: boolean }): Ch
     throw new JobRejected(e.source === 'payload' ? e.problems.map(inPayload) : e.problems);
   }
   const problems = pathProblems(decoded.job);
+  let reason: RejectionReason | null = problems.length ? 'invalid_job' : null;
   const { world_size, min_world_size } = decoded.service;
   try {
     allowedWorldSizes(decoded.job.stages, min_world_size || world_size || 1, world_size || Infinity);
   } catch (e) {
     if (!(e instanceof SchedulerInputError)) throw e;
     problems.push(...e.problems.map(inPayload));
+    reason ??= 'plan';
   }
   const runDir = join(decoded.job.output_dir, decoded.job.name);
   // A run folder holding a run is continued only when asked (or when this run's own attempt left it).
   if (!decoded.service.resume && !o.resumingAttempt && existsSync(runPaths(runDir).last)) {
     problems.push(`payload.name: ${runDir} already holds a run: submit with resume: true, or choose another name`);
+    reason ??= 'run_folder_exists';
   }
-  if (problems.length) throw new JobRejected(problems);
+  if (problems.length) throw new JobRejected(problems, reason ?? 'invalid_job');
   return decoded;
 }
 

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { serviceKeys } from '../protocol/keys.ts';
 import { toProgressJson, type ProgressJson } from '../protocol/messages.ts';
 import { rankJobId } from '../protocol/queues.ts';
-import { setRunStatus, type RunState, type RunStatusFields } from '../protocol/run-status.ts';
+import { countRejection, setRunStatus, type RunState, type RunStatusFields } from '../protocol/run-status.ts';
 import type { ServiceConfig } from '../protocol/service-config.ts';
 import { PlanError } from '../spec/plan-stages.ts';
 import { runPaths } from '../train/run-spec.ts';
@@ -147,6 +147,7 @@ export class RunSupervisor {
       spec = await this.prepare(run, d.worldSize);
     } catch (e) {
       // The job itself is wrong (vocabulary, sequence length, data): no restart would help.
+      if (d.attempt === 1) await countRejection(this.redis, this.config.prefix, 'preparation_failed').catch(() => {});
       for (let r = 0; r < a.worldSize; r++) a.settled.set(r, { ok: false, reason: (e as Error).message });
       return this.maybeEnded(run, a);
     }

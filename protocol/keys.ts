@@ -16,6 +16,8 @@ export const serviceKeys = (prefix: string) => ({
   executions: (rankJobId: string) => `${prefix}:exec:${rankJobId}`,
   /** The run's current attempt: JSON { attempt, workers } (rank r on workers[r]). */
   attempt: (runId: string) => `${prefix}:attempt:${runId}`,
+  /** Runs refused before training, counted by reason (a hash: reason → count; gradpool_intake_rejections_total). */
+  intakeRejections: `${prefix}:intake-rejections`,
   /** Held by the coordinator that schedules (one per deployment; the others stand by). */
   leader: `${prefix}:coordinator-leader`,
 });

@@ -38,6 +38,14 @@ export async function setRunStatus(redis: Redis, prefix: string, id: string, sta
   await tx.expire(key, TTL_S).publish(keys.statusChannel, id).exec();
 }
 
+/**
+ * Counts a run refused before training under its reason (`invalid_job`, `plan`, `run_folder_exists`,
+ * `preparation_failed`), in one hash every coordinator shares, so the count survives restarts.
+ */
+export async function countRejection(redis: Redis, prefix: string, reason: string): Promise<void> {
+  await redis.hincrby(serviceKeys(prefix).intakeRejections, reason, 1);
+}
+
 /** The status as gradpool.v1.JobStatus (JSON), or null if the run is unknown. */
 export async function getRunStatus(redis: Redis, prefix: string, id: string): Promise<JobStatusJson | null> {
   const h = await redis.hgetall(serviceKeys(prefix).status(id));

@@ -12,9 +12,10 @@ import type { PoolView } from './pool-view.ts';
  */
 export class CoordinatorMetrics {
   readonly registry = new Registry();
-  /** Runs whose wait / rejection this process has counted (status hashes live 30 days). */
+  /** Runs whose wait this process has counted (status hashes live 30 days). */
   private readonly seenStarted = new Set<string>();
-  private readonly seenRejected = new Set<string>();
+  /** The shared rejection counts as last exported (the counter moves by what was added since). */
+  private readonly rejectedSeen = new Map<string, number>();
 
   private refreshing: { at: number; done: Promise<void> } | null = null;
   private readonly wait: Histogram;
@@ -49,7 +50,7 @@ export class CoordinatorMetrics {
 
   private async read(): Promise<void> {
     const now = Date.now();
-    const [ws, hashes] = await Promise.all([this.view.workers(), this.view.statusHashes()]);
+    const [ws, hashes, rejections] = await Promise.all([this.view.workers(), this.view.statusHashes(), this.view.intakeRejections()]);
     const { workers, runs } = this;
     workers.reset();
     for (const state of ['busy', 'idle']) for (const device of ['gpu', 'cpu']) workers.set({ state, device }, 0);
@@ -67,12 +68,14 @@ export class CoordinatorMetrics {
         this.wait.observe(Math.max(0, (started - created) / 1000));
       }
       if (!started && created > 0 && ['QUEUED', 'PREPARING', 'WAITING_FOR_WORKERS'].includes(h.state)) longest = Math.max(longest, (now - created) / 1000);
-      if (h.state === 'FAILED' && !started && !this.seenRejected.has(id)) {
-        this.seenRejected.add(id);
-        this.rejected.inc({ reason: rejectionReason(h.message ?? '') });
-      }
     }
     this.waitingLongest.set(longest);
+    for (const [reason, raw] of Object.entries(rejections)) {
+      const n = Number(raw);
+      const delta = n - (this.rejectedSeen.get(reason) ?? 0);
+      if (delta > 0) this.rejected.inc({ reason }, delta);
+      this.rejectedSeen.set(reason, n);
+    }
   }
 
   /** BullMQ's gauges of every queue, as one exposition (HELP/TYPE once per family). */
@@ -83,17 +86,6 @@ export class CoordinatorMetrics {
   }
 }
 
-/**
- * Why the intake refused a run, from the message it stored: a job that fails
- * the schema or validation (field paths), a run folder that already holds a
- * run, or a failure while preparing (tokenizing, planning, files).
- */
-export function rejectionReason(message: string): string {
-  if (/already holds a run/.test(message)) return 'run_folder_exists';
-  if (/no world size|not divisible/.test(message)) return 'plan';
-  if (/^invalid job\b|: invalid job\b|^(payload|envelope|schema|encoding)\b|gradpool\.v1\./.test(message)) return 'invalid_job';
-  return 'preparation_failed';
-}
 
 /** Concatenates Prometheus text expositions, grouping each family's samples under one HELP/TYPE. */
 export function mergeExpositions(texts: string[]): string {

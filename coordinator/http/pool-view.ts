@@ -58,6 +58,11 @@ export class PoolView {
     return liveWorkers(this.redis, this.prefix);
   }
 
+  /** Runs refused before training, by reason (the intake and the supervisor count them). */
+  intakeRejections(): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keys.intakeRejections);
+  }
+
   /** Every status hash Redis keeps (30 days), raw. */
   async statusHashes(): Promise<Map<string, Record<string, string>>> {
     const out = new Map<string, Record<string, string>>();
