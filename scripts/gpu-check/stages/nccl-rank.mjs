@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { createBertEngine } from './bert-engine.mjs';
 import { ROOT } from './lib.mjs';
 
 const addon = createRequire(import.meta.url)(join(ROOT, 'native/build/Release/gradpool_collectives.node'));
@@ -85,20 +86,8 @@ async function main(o) {
  * rank's; the pre-clip norm that optimizerStep returns (lr 0: nothing moves) compares them.
  */
 async function engineBuckets(c, o) {
-  const { TorchEngine } = createRequire(import.meta.url)(join(ROOT, 'native/torch/build/Release/gradpool_torch.node'));
   const s = o.shape;
-  const config = {
-    vocab_size: 30522, hidden_size: s.hidden, num_hidden_layers: s.layers, num_attention_heads: s.heads,
-    intermediate_size: s.inter, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12,
-    pad_token_id: 0, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
-  };
-  const { specs, size: n } = JSON.parse(readFileSync(o.specsFile, 'utf8'));
-  const params = new Float32Array(n);
-  for (let i = 0, x = 12345; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    params[i] = ((x / 2 ** 32) - 0.5) * 0.04;
-  }
-  const engine = new TorchEngine({ config, specs, params, device: o.device, threads: 4 });
+  const { engine } = createBertEngine(s, o.specsFile, o.device);
   const count = o.micro * s.seq;
   const ids = Int32Array.from({ length: count }, (_, i) => 1000 + ((i * 7919) % 29522));
   const positions = Int32Array.from({ length: Math.ceil(count / 7) }, (_, k) => 7 * k);
