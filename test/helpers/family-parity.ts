@@ -5,8 +5,7 @@ import type { Engine, MlmBatch } from '../../engine/engine.ts';
 import { resolveBertConfig, type BertConfig } from '../../model/bert-config.ts';
 import { familyOfConfig } from '../../model/families/registry.ts';
 import { readSafetensors, writeSafetensors } from '../../model/formats/safetensors.ts';
-import { bertParamSpecs } from '../../model/parameters.ts';
-import { batchToJson, checkGradients, type ParityTolerance } from './parity.ts';
+import { batchToJson, checkLossAndGradients, type ParityTolerance } from './parity.ts';
 import { randomBatch } from './tiny-model.ts';
 import { relativeError, runReference, scratchDir } from './torch-reference.ts';
 
@@ -70,12 +69,5 @@ export async function checkFamilyParity(
   const logitErr = relativeError(keepOurs, keepTheirs);
   assert.ok(logitErr < tol.logits, `${label}: logits relative error ${logitErr}`);
 
-  engine.zeroGrad();
-  const fb = await engine.forwardBackward(batch, false);
-  const refLoss = ref.get('loss_sum')!.data[0]!;
-  const lossErr = Math.abs(fb.lossSum - refLoss) / Math.abs(refLoss);
-  assert.ok(lossErr < tol.logits, `${label}: loss ${fb.lossSum} vs torch ${refLoss}`);
-  const worst = checkGradients(engine.gradients(), ref, bertParamSpecs(config), tol.grads, label);
-  console.log(`# ${label}: logits ${logitErr.toExponential(2)}, loss ${lossErr.toExponential(2)}, worst gradient ${worst.toExponential(2)}`);
-  return { logits: logitErr, grads: worst };
+  return checkLossAndGradients(engine, config, batch, ref, tol, label, logitErr);
 }

@@ -38,6 +38,16 @@ export async function checkParityWithTorch(engine: Engine, config: BertConfig, t
   const logitErr = relativeError(await engine.logits(batch), ref.get('logits')!.data);
   assert.ok(logitErr < tol.logits, `${label}: logits relative error ${logitErr}`);
 
+  await checkLossAndGradients(engine, config, batch, ref, tol, label, logitErr);
+}
+
+/**
+ * Loss and every gradient of one forward+backward against the reference's (`loss_sum`, the
+ * gradients by parameter name), after the caller compared the logits (`logitErr`, printed).
+ */
+export async function checkLossAndGradients(
+  engine: Engine, config: BertConfig, batch: MlmBatch, ref: StateDict, tol: ParityTolerance, label: string, logitErr: number,
+): Promise<{ logits: number; grads: number }> {
   engine.zeroGrad();
   const fb = await engine.forwardBackward(batch, false);
   const refLoss = ref.get('loss_sum')!.data[0]!;
@@ -47,6 +57,7 @@ export async function checkParityWithTorch(engine: Engine, config: BertConfig, t
 
   const worst = checkGradients(engine.gradients(), ref, bertParamSpecs(config), tol.grads, label);
   console.log(`# ${label}: logits ${logitErr.toExponential(2)}, loss ${lossErr.toExponential(2)}, worst gradient ${worst.toExponential(2)}`);
+  return { logits: logitErr, grads: worst };
 }
 
 /**
