@@ -16,6 +16,9 @@ test('training FLOPs per token: 6 × the non-embedding parameters of the real la
     const counted = bertParamSpecs(c, { kind: 'mlm' } as never)
       .filter((s) => !s.name.startsWith('bert.embeddings.') && s.name !== 'cls.predictions.bias')
       .reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+    // An anchor worked out by hand for bert-base: 12 layers × 7,087,872 (attention 4·768²+4·768, FFN
+    // 2·768·3072+3072+768, two LayerNorms 4·768) + the MLM transform 768²+768+2·768 = 85,646,592.
+    if (c.hidden_size === 768) assert.equal(counted, 85_646_592);
     for (const seqLen of [32, 128]) {
       assert.equal(trainingFlopsPerToken(c, seqLen), 6 * counted + 12 * c.num_hidden_layers * c.hidden_size * seqLen);
     }
