@@ -19,6 +19,7 @@ export class QueueSet {
   private readonly ranks = new Map<string, Queue>();
   private readonly connection;
   private onAdded: ((q: Queue) => void) | null = null;
+  private refreshed: { at: number; done: Promise<void> } | null = null;
 
   constructor(private readonly config: ServiceConfig, private readonly redis: Redis, private readonly log: (line: string) => void) {
     this.connection = queueConnection(config.redisUrl);
@@ -46,9 +47,18 @@ export class QueueSet {
     return q;
   }
 
-  /** Opens the rank queue of every live worker not seen before. */
-  async refresh(): Promise<void> {
-    for (const w of await liveWorkers(this.redis, this.config.prefix)) this.rankQueueOf(w.id);
+  /**
+   * Opens the rank queue of every live worker not seen before. Bull Board's page asks for many
+   * files at once and a scrape reads every queue: one registry read a second serves them all.
+   */
+  refresh(): Promise<void> {
+    if (!this.refreshed || Date.now() - this.refreshed.at > 1000) {
+      this.refreshed = {
+        at: Date.now(),
+        done: liveWorkers(this.redis, this.config.prefix).then((ws) => ws.forEach((w) => this.rankQueueOf(w.id))),
+      };
+    }
+    return this.refreshed.done;
   }
 
   async close(): Promise<void> {
