@@ -73,7 +73,7 @@ export class Communicator {
 
     const rdzv = await Rendezvous.join<Decision>({
       redisUrl: opts.rendezvous.redisUrl, runId, tag, rank, worldSize, timeoutMs: opts.rendezvousTimeoutMs ?? timeoutMs,
-      info: { ...localIdentity(), ...caps }, decide: chooseBackend,
+      info: { ...localIdentity(), ...caps }, decide: chooseBackend, signal: opts.signal,
     });
     const self = rdzv.peers[rank]!;
     const local = rdzv.peers.filter((p) => p.hostKey === self.hostKey);

@@ -52,6 +52,8 @@ export interface JoinOptions<D> {
   info: { host: string; hostKey: string; pid: number; pidns: string; [k: string]: unknown };
   /** Rank 0 only: picks the backend from everyone's info (throw to refuse). */
   decide: (peers: PeerInfo[]) => D;
+  /** Aborting it ends any later round's wait at once (a peer that aborted too may have removed the keys). */
+  signal?: AbortSignal;
 }
 
 const HEARTBEAT_MS = 1000;
@@ -79,6 +81,7 @@ export class Rendezvous<D> {
     readonly worldSize: number,
     readonly timeoutMs: number,
     readonly roster: Roster<D>,
+    private readonly signal?: AbortSignal,
   ) {}
 
   get peers(): PeerInfo[] {
@@ -108,7 +111,7 @@ export class Rendezvous<D> {
         o.rank === 0
           ? await hostJoin(redis, prefix, me, o, deadline, ttl)
           : await guestJoin<D>(redis, prefix, me, o, deadline, ttl);
-      return new Rendezvous<D>(redis, prefix, roster.generation, o.rank, o.worldSize, o.timeoutMs, roster);
+      return new Rendezvous<D>(redis, prefix, roster.generation, o.rank, o.worldSize, o.timeoutMs, roster, o.signal);
     } catch (err) {
       redis.disconnect();
       throw err;
@@ -120,13 +123,13 @@ export class Rendezvous<D> {
    * Passing an Error publishes the failure so the other ranks fail at once
    * instead of waiting for the timeout.
    */
-  async allGather<T>(round: string, value: T | Error, signal?: AbortSignal): Promise<T[]> {
+  async allGather<T>(round: string, value: T | Error): Promise<T[]> {
     const failed = value instanceof Error;
     const payload = failed ? { error: value.message } : { value };
     await this.redis.set(this.key(`${round}:${this.rank}`), JSON.stringify(payload), 'PX', this.ttl);
     if (failed) throw value;
     const keys = Array.from({ length: this.worldSize }, (_, r) => this.key(`${round}:${r}`));
-    const raw = await waitForKeys(this.redis, keys, Date.now() + this.timeoutMs, `round '${round}'`, undefined, signal);
+    const raw = await waitForKeys(this.redis, keys, Date.now() + this.timeoutMs, `round '${round}'`, undefined, this.signal);
     return raw.map((s, r) => {
       const v = JSON.parse(s) as { value?: T; error?: string };
       if (v.error !== undefined) {
@@ -324,7 +327,6 @@ async function waitForKeys(
 ): Promise<string[]> {
   const start = Date.now();
   for (let delay = 5; ; delay = Math.min(delay * 1.5, 100)) {
-    // An abort while waiting for peers ends the wait at once (a peer that aborted too may have removed the keys).
     if (signal?.aborted) throw new CollectiveError('ABORTED', `init aborted: ${String(signal.reason ?? 'signal')}`);
     const vals = await redis.mget(...keys);
     const bad = check?.(vals);

@@ -24,7 +24,7 @@ export async function setupNccl(ctx: BackendContext): Promise<Backend> {
       id = err as Error;
     }
   }
-  const ids = await rdzv.allGather<string | null>('nccl', id instanceof Error ? id : id ? id.toString('base64') : null, opts.signal);
+  const ids = await rdzv.allGather<string | null>('nccl', id instanceof Error ? id : id ? id.toString('base64') : null);
   if (ctx.device.index < 0) throw new CollectiveError('UNAVAILABLE', `rank ${rank} has no GPU for NCCL`);
   const self = rdzv.peers[rank]!;
   const others = rdzv.peers.filter((p) => p.rank !== rank);
