@@ -16,8 +16,12 @@
 // and a micro-batch's cost from the 1-worker run.
 //
 // It also prints `submit → first step overhead: X s`: the time from submit to
-// the first optimizer step's progress event, less that step's own time (warm
-// workers keep a rank process started, so this is mostly the engine build).
+// the first optimizer step's progress event, less the run's own work before
+// it (the step, and the evaluation every fresh run makes before its first
+// step, both from the run's log), with where the rest went (the `startup`
+// record: queued, preparing, dispatch, rendezvous, engine build). The
+// cluster starts with warm workers: startCluster waits until each says its
+// rank process is warm.
 //
 // BENCH_STEPS (default 8) sets the optimizer steps per run.
 import { readCurrentLog } from '../train/step-log.ts';
@@ -72,6 +76,10 @@ interface RunTiming {
   perStep: number;
   submitToFirstStep: number;
   firstStepSeconds: number;
+  firstEvalSeconds: number;
+  startup: Record<string, number | boolean>;
+  /** From the startup record to the plan record: opening the run folder, the initial broadcast (ranks > 1). */
+  setupSeconds: number;
 }
 
 async function runWith(cluster: Awaited<ReturnType<typeof startCluster>>, world: number, dir: string): Promise<RunTiming> {
@@ -95,6 +103,10 @@ async function runWith(cluster: Awaited<ReturnType<typeof startCluster>>, world:
   if (steps.length !== STEPS + 1) throw new Error(`expected ${STEPS + 1} step records, found ${steps.length}`);
   const timed = steps.filter((s) => s.step > 1).map((s) => s.seconds); // step 1 is warm-up
   const perStep = mean(timed);
+  const startup = records.find((r) => r.event === 'startup');
+  const firstEval = records.find((r) => r.event === 'eval');
+  if (!startup || !firstEval) throw new Error(`run with ${world} worker(s): no startup or eval record in its log`);
+  const planRecord = records.find((r) => r.event === 'plan')!;
   return {
     world,
     accumulation: plan.accumulation,
@@ -103,6 +115,9 @@ async function runWith(cluster: Awaited<ReturnType<typeof startCluster>>, world:
     perStep,
     submitToFirstStep: (firstStepAt - submitted) / 1000,
     firstStepSeconds: steps[0]!.seconds,
+    firstEvalSeconds: (firstEval as unknown as { seconds: number }).seconds,
+    startup: Object.fromEntries(Object.entries(startup).filter(([k]) => k !== 'time' && k !== 'event')) as Record<string, number | boolean>,
+    setupSeconds: (Date.parse(planRecord.time) - Date.parse(startup.time)) / 1000,
   };
 }
 
@@ -202,7 +217,7 @@ async function main(): Promise<void> {
   for (const t of timings) {
     console.log(
       `${t.world} worker${t.world > 1 ? 's' : ' '}: ${t.stepsPerSec.toFixed(3)} steps/s (${t.perStep.toFixed(2)} s/step, accumulation ${t.accumulation} per rank, ` +
-        `${t.threads} thread per rank); submit → first step done ${t.submitToFirstStep.toFixed(1)} s (the step itself ${t.firstStepSeconds.toFixed(1)} s)`,
+        `${t.threads} thread per rank)`,
     );
   }
   // Where a 2-worker step goes: each rank computes its micro-batches, all
@@ -226,8 +241,19 @@ async function main(): Promise<void> {
     `limit: without contention, the repeated AdamW step and the all-reduce would allow ${bound.toFixed(3)} of linear; the gap to it is ` +
       `two single-threaded ranks on ${availableParallelism()} cores slowing each other (cores and memory bandwidth shared with Redis, the coordinator and the relays)`,
   );
-  // Time to first step beyond the step itself: intake, scheduling, preparing, dispatch, rank start (a warm rank process), engine build, gang.
-  const overhead = (t: RunTiming) => t.submitToFirstStep - t.firstStepSeconds;
+  // Time to first step beyond the run's own work (the first evaluation and the step): intake, scheduling,
+  // preparing, dispatch, rendezvous, engine build, opening the run and the initial broadcast.
+  const overhead = (t: RunTiming) => t.submitToFirstStep - t.firstStepSeconds - t.firstEvalSeconds;
+  for (const t of timings) {
+    const phases = Object.entries(t.startup)
+      .filter(([k, v]) => k.endsWith('_s') && typeof v === 'number')
+      .map(([k, v]) => `${k.slice(0, -2).replace(/_/g, ' ')} ${(v as number).toFixed(2)}`);
+    console.log(
+      `${t.world} worker${t.world > 1 ? 's' : ' '}: submit → first step done ${t.submitToFirstStep.toFixed(2)} s = run's own work (first evaluation ` +
+        `${t.firstEvalSeconds.toFixed(2)} + step ${t.firstStepSeconds.toFixed(2)}) + overhead ${overhead(t).toFixed(2)} (${phases.join(', ')}, ` +
+        `run set-up ${t.setupSeconds.toFixed(2)}; warm rank process ${t.startup.warm_rank_process})`,
+    );
+  }
   console.log(`submit → first step overhead: ${overhead(one).toFixed(2)} s (1 worker; 2 workers: ${overhead(two).toFixed(2)} s)`);
   console.log(`data-parallel 2 workers: ${ratio.toFixed(3)} of linear`);
 }

@@ -33,7 +33,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<{ spec: RunS
     }
   }
   if (o.engine) spec.job.engine = o.engine;
-  const engine = await createRunEngine(spec, !o.resume);
+  const engine = await createRunEngine(spec, o.resume ? 'replaced' : 'init');
   writeSavedParams(spec, engine.info);
   let stopRequested = false;
   const onSignal = (sig: string) => {

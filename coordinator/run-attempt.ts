@@ -40,6 +40,8 @@ export interface RunEntry {
   epochWorlds: number[];
   /** The world size of each attempt that trained, for the run's log line. */
   segments: string[];
+  /** When it last entered the queue (epoch ms): its submit, then each attempt's end (the `startup` record's queued_s). */
+  queuedSince: number;
 }
 
 export function newAttempt(attempt: number, workers: readonly string[]): AttemptRecord {

@@ -75,7 +75,7 @@ export class RunSupervisor {
     return new Promise<RunOutcome>((resolve, reject) => {
       const entry: RunEntry = {
         id, job, checked, resolve, reject, specs: new Map(), attempt: null, lastResult: null, lastProgress: null,
-        state: 'QUEUED', lastEstimateAt: 0, segments: [], epochWorlds: [],
+        state: 'QUEUED', lastEstimateAt: 0, segments: [], epochWorlds: [], queuedSince: job.timestamp,
       };
       entry.epochWorlds = jobRequest(entry).worldSizes.slice();
       this.runs.set(id, entry);
@@ -140,6 +140,7 @@ export class RunSupervisor {
   private async start(run: RunEntry, d: Of<'start'>): Promise<void> {
     const a = newAttempt(d.attempt, d.workers);
     run.attempt = a;
+    const placedAt = Date.now();
     const at = { attempt: d.attempt, world_size: d.worldSize };
     await this.status(run, 'WAITING_FOR_WORKERS', `attempt ${d.attempt}: starting ${d.worldSize} rank(s) on ${d.workers.join(', ')}`, at);
     let spec;
@@ -151,6 +152,7 @@ export class RunSupervisor {
       for (let r = 0; r < a.worldSize; r++) a.settled.set(r, { ok: false, reason: (e as Error).message });
       return this.maybeEnded(run, a);
     }
+    const preparedAt = Date.now();
     if (a.stopRequested) {
       for (let r = 0; r < a.worldSize; r++) a.settled.set(r, { ok: false, reason: 'gang start: stopped before dispatch' });
       return this.maybeEnded(run, a);
@@ -160,7 +162,10 @@ export class RunSupervisor {
     this.log(`${run.id}: attempt ${d.attempt} at world size ${d.worldSize} (${spec.plans.map((p) => `stage ${p.stage}: accumulation ${p.accumulation}`).join(', ')}) on ${d.workers.join(', ')}${d.via === 'backfill' ? ' (backfill)' : ''}`);
     await this.redis.set(this.keys.attempt(run.id), JSON.stringify({ attempt: d.attempt, workers: d.workers }), 'EX', STATE_TTL_S);
     await this.dispatch.dispatch(
-      { runId: run.id, attempt: d.attempt, worldSize: d.worldSize, spec, resume, gangDeadlineMs: this.o.gangDeadlineMs },
+      {
+        runId: run.id, attempt: d.attempt, worldSize: d.worldSize, spec, resume, gangDeadlineMs: this.o.gangDeadlineMs,
+        startup: { queuedAt: run.queuedSince, placedAt, preparedAt, dispatchedAt: Date.now() },
+      },
       d.workers,
       run.checked.service.priority,
     );
@@ -301,6 +306,7 @@ export class RunSupervisor {
   private maybeEnded(run: RunEntry, a: AttemptRecord): void {
     if (a.ended || a.settled.size < a.worldSize) return;
     a.ended = true;
+    run.queuedSince = Date.now();
     void this.redis.exists(this.keys.cancel(run.id)).then((n) => {
       const r = attemptOutcome(a.settled, { stopRequested: a.stopRequested, cancelled: n === 1 });
       if (r.result) run.lastResult = r.result;

@@ -20,6 +20,8 @@ export interface CreateEngineOptions {
   head?: ModelHead;
   weights?: StateDict;
   weightsSource?: string;
+  /** Zeros instead of the random init, for weights replaced before use (a broadcast, a checkpoint). Default false. */
+  placeholder?: boolean;
   seed: number;
   /** torch only: "cpu", "cuda:N" (the rank's placement); default the engine's own choice. */
   device?: string;

@@ -5,6 +5,7 @@ import type { StepReport } from '../train/train-step.ts';
 export type ToRank = { type: 'start'; job: RankJobData; redisUrl: string; prefix: string } | { type: 'stop' };
 
 export type FromRank =
+  | { type: 'warm'; engines: string[] }
   | { type: 'ready'; engine: string }
   | { type: 'step'; report: StepReport; worldSize: number; peakRssBytes: number }
   | { type: 'done'; result: RankResult }

@@ -5,6 +5,7 @@
  */
 import { Communicator, CollectiveError } from '../native/index.ts';
 import type { Engine } from '../engine/engine.ts';
+import { warmUpEngines } from '../engine/warm-up.ts';
 import { SingleProcessSync, type GradientSync } from '../train/gradient-sync.ts';
 import { createRunEngine } from '../train/run-engine.ts';
 import { writeSavedParams } from '../train/saved-params.ts';
@@ -17,7 +18,17 @@ import type { FromRank, ToRank } from './rank-ipc.ts';
 let stopRequested = false;
 const send = (m: FromRank) => process.send?.(m);
 
-async function runRank(job: RankJobData, redisUrl: string, prefix: string): Promise<void> {
+// Forked ahead of its rank job (rank-worker.ts sets GRADPOOL_RANK_WARM_UP): warm the engines while the worker is idle.
+let warmDone = false;
+const warming =
+  process.env.GRADPOOL_RANK_WARM_UP === '1'
+    ? warmUpEngines((line) => process.stderr.write(`[rank process] ${line}\n`)).then((engines) => {
+        warmDone = true;
+        send({ type: 'warm', engines });
+      })
+    : Promise.resolve();
+
+async function runRank(job: RankJobData, redisUrl: string, prefix: string, receivedAt: number, warm: boolean): Promise<void> {
   const { spec, rank, worldSize } = job;
   let comm: Communicator | null = null;
   let engine: Engine | null = null;
@@ -44,18 +55,32 @@ async function runRank(job: RankJobData, redisUrl: string, prefix: string): Prom
       }
       sync = new CommunicatorSync(comm);
     }
+    const rendezvousAt = Date.now();
     // The engine computes where the rendezvous placed this rank: the NCCL device under nccl.
     // Rank 0's initial weights are broadcast to the others, so only rank 0 reads init_from.
-    engine = await createRunEngine(spec, !job.resume && rank === 0, comm ? torchDeviceFor(comm.placement) : undefined);
+    engine = await createRunEngine(spec, !job.resume && rank === 0 ? 'init' : 'replaced', comm ? torchDeviceFor(comm.placement) : undefined);
     const refused = cpuEngineOnGpuProblem(workerGpu(), spec.job.engine, engine.info);
     if (refused) throw new Error(refused);
     send({ type: 'ready', engine: `${engine.info.engine}/${engine.info.backend}` });
+    const t = job.startup;
+    const seconds = (from: number, to: number) => Math.round(to - from) / 1000;
+    // Where the time from entering the queue (submit, or the previous attempt's end) to training went.
+    const startup = {
+      attempt: job.attempt,
+      queued_s: seconds(t.queuedAt, t.placedAt),
+      prepare_s: seconds(t.placedAt, t.preparedAt),
+      dispatch_s: seconds(t.preparedAt, receivedAt),
+      rendezvous_s: seconds(receivedAt, rendezvousAt),
+      engine_build_s: seconds(rendezvousAt, Date.now()),
+      warm_rank_process: warm,
+    };
     if (rank === 0) writeSavedParams(spec, engine.info, { world_size: worldSize, attempt: job.attempt });
     const r = await trainRun(spec, {
       engine,
       sync,
       resume: job.resume,
       shouldStop: () => stopRequested,
+      startup,
       // Every rank reports to its worker (metrics); the worker forwards rank 0's as progress.
       onStep: (report) => send({ type: 'step', report, worldSize, peakRssBytes: process.resourceUsage().maxRSS * 1024 }),
     });
@@ -95,7 +120,9 @@ function userMessage(e: unknown): string {
 process.on('message', (m: ToRank) => {
   if (m.type === 'stop') stopRequested = true;
   else if (m.type === 'start') {
-    runRank(m.job, m.redisUrl, m.prefix).then(
+    const receivedAt = Date.now();
+    const warm = warmDone;
+    warming.then(() => runRank(m.job, m.redisUrl, m.prefix, receivedAt, warm)).then(
       () => process.disconnect?.(),
       () => process.disconnect?.(),
     );

@@ -48,6 +48,8 @@ export class RankWorker {
   private closing = false;
   /** The rank process for the next rank job, already started. */
   private warm: ChildProcess | null = null;
+  /** It has warmed its engines (the registry's `warm`). */
+  private warmReady = false;
   private readonly queueName: string;
   private readonly keys;
   private readonly log: (line: string) => void;
@@ -84,38 +86,49 @@ export class RankWorker {
     this.log(`ready (queue ${this.o.config.prefix}/${this.queueName}, lock ${lockDuration} ms)`);
   }
 
-  private forkRankProcess(): ChildProcess {
+  private forkRankProcess(warmUp: boolean): ChildProcess {
     // A CPU worker's rank sees no GPU, a GPU worker's only its own (in nvidia-smi's order).
-    const env = rankProcessEnv(this.o.gpu);
+    const env = { ...rankProcessEnv(this.o.gpu), GRADPOOL_RANK_WARM_UP: warmUp ? '1' : '0' };
     return fork(RANK_PROCESS, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   }
 
   /**
-   * A warm rank process waits for the next rank job with its modules compiled
-   * and the native addons loaded: a rank starts in the time its engine takes
-   * to build, not the seconds a fresh Node process with tsx needs. Forked when
-   * the worker is idle (never beside a training rank); GRADPOOL_WARM_RANK=0
-   * turns it off.
+   * A warm rank process waits for the next rank job with its modules compiled,
+   * the native addons loaded and each engine's one-time costs paid
+   * (engine/warm-up.ts): a rank starts in the time its engine takes to build,
+   * not the seconds a fresh Node process with tsx and libtorch needs. Forked
+   * when the worker is idle (never beside a training rank); the registry
+   * entry says `warm` once it is ready. GRADPOOL_WARM_RANK=0 turns it off.
    */
   private warmUp(): void {
     if (this.closing || this.warm || process.env.GRADPOOL_WARM_RANK === '0') return;
-    const child = this.forkRankProcess();
+    const child = this.forkRankProcess(true);
     this.warm = child;
-    child.once('exit', () => {
-      if (this.warm === child) this.warm = null;
+    child.on('message', (m: FromRank) => {
+      if (m.type !== 'warm' || this.warm !== child) return;
+      this.warmReady = true;
+      void this.beat().catch(() => {});
     });
+    child.once('exit', () => {
+      if (this.warm === child) this.dropWarm();
+    });
+  }
+
+  private dropWarm(): void {
+    this.warm = null;
+    this.warmReady = false;
   }
 
   private takeRankProcess(): ChildProcess {
     const warm = this.warm;
-    this.warm = null;
+    this.dropWarm();
     if (warm && warm.exitCode === null && warm.signalCode === null && warm.connected) return warm;
-    return this.forkRankProcess();
+    return this.forkRankProcess(false);
   }
 
   /** Registry entry the coordinator counts: alive while refreshed, busy while serving a rank. */
   private async beat(): Promise<void> {
-    const entry: WorkerEntry = { id: this.id, host: hostname(), pid: process.pid, gpu: this.o.gpu, busy: this.busyWith, draining: this.draining, at: Date.now() };
+    const entry: WorkerEntry = { id: this.id, host: hostname(), pid: process.pid, gpu: this.o.gpu, busy: this.busyWith, draining: this.draining, warm: this.warmReady, at: Date.now() };
     await this.redis.set(this.keys.worker(this.id), JSON.stringify(entry), 'PX', WORKER_TTL_MS);
   }
 

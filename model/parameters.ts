@@ -86,6 +86,15 @@ export function initBertWeights(c: BertConfig, seed: number, head: ModelHead = M
 }
 
 /**
+ * Zeros in every parameter's shape: the start of an engine whose weights are
+ * about to be replaced (a broadcast from rank 0, a checkpoint), where drawing
+ * the random init would be wasted time (seconds for BERT-base).
+ */
+export function placeholderWeights(c: BertConfig, head: ModelHead = MLM_HEAD): StateDict {
+  return new Map(bertParamSpecs(c, head).map((s) => [s.name, { shape: s.shape, data: new Float32Array(s.size) }]));
+}
+
+/**
  * Maps a foreign state dict onto our parameters. Accepts what Hugging Face's
  * own loader accepts (legacy LayerNorm gamma/beta names, a BertModel without
  * the `bert.` prefix) and rejects anything else missing, unexpected or of the

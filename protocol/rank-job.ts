@@ -15,6 +15,19 @@ export interface RankJobData {
   resume: boolean;
   /** How long a rank waits for the others to arrive (the gang start deadline). */
   gangDeadlineMs: number;
+  /** When this attempt's start went through the coordinator (its wall clock, epoch ms): the run's `startup` record. */
+  startup: AttemptTimes;
+}
+
+export interface AttemptTimes {
+  /** The run entered the queue: its job was added (attempt 1), the previous attempt ended (later ones). */
+  queuedAt: number;
+  /** The scheduler placed this attempt on its workers. */
+  placedAt: number;
+  /** Its spec was prepared (corpus tokenized, plan made). */
+  preparedAt: number;
+  /** Its rank jobs were put on the workers' queues. */
+  dispatchedAt: number;
 }
 
 export interface RankResult {

@@ -11,6 +11,8 @@ export interface WorkerEntry {
   busy: string | null;
   /** Leaving (SIGTERM): takes no new rank; its rank pauses at the next optimizer step. */
   draining?: boolean;
+  /** A rank process is started with its engines warmed (rank-worker.ts): a rank placed here starts without their start-up. */
+  warm?: boolean;
   at: number;
 }
 

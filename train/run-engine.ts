@@ -6,15 +6,17 @@ import type { RunSpec } from './run-spec.ts';
 import { classifierStartWeights, initFromTensors, stageHead } from './stage-model.ts';
 
 /**
- * The engine a run trains with: the job's engine holding stage 0's model,
- * started from the run's init_from folder when `withInitWeights` (a fresh
- * run, on the rank whose weights everyone receives), else from BERT's init
- * (a resume loads last.pth). `device`: the rank's placement (torch only).
+ * The engine a run trains with: the job's engine holding stage 0's model.
+ * `start`: "init" for the weights the run starts from (its init_from folder,
+ * else BERT's random init; a fresh run, on the rank whose weights everyone
+ * receives); "replaced" where they are overwritten before use (another rank
+ * of a fresh run receives rank 0's; a resume loads last.pth), which skips the
+ * init. `device`: the rank's placement (torch only).
  */
-export async function createRunEngine(spec: RunSpec, withInitWeights: boolean, device?: string): Promise<Engine> {
+export async function createRunEngine(spec: RunSpec, start: 'init' | 'replaced', device?: string): Promise<Engine> {
   const head = stageHead(spec, 0);
   let weights: StateDict | undefined;
-  if (withInitWeights && spec.initFrom) {
+  if (start === 'init' && spec.initFrom) {
     if (head.kind === 'classification') weights = classifierStartWeights(spec, 0, initFromTensors(spec));
     else {
       const init = loadHfModel(spec.initFrom);
@@ -27,6 +29,7 @@ export async function createRunEngine(spec: RunSpec, withInitWeights: boolean, d
     head,
     weights,
     weightsSource: spec.initFrom ?? undefined,
+    placeholder: start === 'replaced',
     seed: spec.job.seed,
     ...(device ? { device } : {}),
   });

@@ -36,6 +36,8 @@ export interface TrainOptions {
   logger?: RunLogger;
   /** Why this invocation resumes (the log's `resume` record); default "resume requested". */
   resumeReason?: string;
+  /** How this invocation's start went (the service's phases, in seconds): rank 0 logs it as the `startup` record. */
+  startup?: Record<string, number | boolean>;
 }
 
 export interface TrainResult {
@@ -63,6 +65,7 @@ type StageEnd = { kind: 'paused'; reason: string } | { kind: 'stopped'; reason: 
  */
 export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainResult> {
   const run = openRunContext(spec, o);
+  if (run.rank0 && o.startup) run.log.event('startup', o.startup, `started: ${describeStartup(o.startup)}`);
   run.gradientPath = await agreeGradientPath(run.engine, run.sync, run.gradientPath, (l) => run.rank0 && run.log.say(l));
   const started = performance.now();
   const removed = run.ckpt?.removeStaleTemporaries() ?? [];
@@ -106,6 +109,12 @@ export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainRes
   run.tb?.close();
   run.log.event('done', { seconds: (performance.now() - started) / 1000, steps: budget.steps });
   return result;
+}
+
+function describeStartup(phases: Record<string, number | boolean>): string {
+  return Object.entries(phases)
+    .map(([k, v]) => (typeof v === 'number' && k.endsWith('_s') ? `${k.slice(0, -2).replace(/_/g, ' ')} ${v.toFixed(2)} s` : `${k.replace(/_/g, ' ')} ${v}`))
+    .join(', ');
 }
 
 /** The first stage after `stage` whose task differs (where an early stop goes on), or past the end. */

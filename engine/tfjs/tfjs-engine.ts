@@ -3,7 +3,7 @@ import { Rng } from '../../common/rng.ts';
 import type { StateDict } from '../../model/state-dict.ts';
 import type { BertConfig } from '../../model/bert-config.ts';
 import { MLM_HEAD, type ModelHead } from '../../model/model-head.ts';
-import { initBertWeights, matchStateDict } from '../../model/parameters.ts';
+import { initBertWeights, matchStateDict, placeholderWeights } from '../../model/parameters.ts';
 import type {
   ClassificationBatch,
   ClassificationLoss,
@@ -35,6 +35,8 @@ export interface TfjsEngineOptions {
   /** Start from these weights (strictly matched); else BERT's random init from `seed`. */
   weights?: StateDict;
   weightsSource?: string;
+  /** No weights and no random init: zeros, for weights replaced before use (setParameters, a checkpoint). Default false. */
+  placeholder?: boolean;
   /** Seeds the init and the dropout stream. */
   seed: number;
   /** Default "auto": tensorflow, else wasm, else cpu. */
@@ -76,7 +78,9 @@ export class TfjsEngine implements Engine {
     const head = o.head ?? MLM_HEAD;
     const init = o.weights
       ? matchStateDict(o.config, o.weights, o.weightsSource ?? 'weights', head).tensors
-      : initBertWeights(o.config, o.seed, head);
+      : o.placeholder
+        ? placeholderWeights(o.config, head)
+        : initBertWeights(o.config, o.seed, head);
     const info: EngineInfo = {
       engine: 'tfjs',
       backend: be.backend,

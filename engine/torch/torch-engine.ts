@@ -3,7 +3,7 @@ import type { StateDict } from '../../model/state-dict.ts';
 import type { BertConfig } from '../../model/bert-config.ts';
 import { MLM_HEAD, type ModelHead } from '../../model/model-head.ts';
 import { familyOfConfig } from '../../model/families/registry.ts';
-import { bertParamSpecs, initBertWeights, matchStateDict, totalSize, type ParamSpec } from '../../model/parameters.ts';
+import { bertParamSpecs, initBertWeights, matchStateDict, placeholderWeights, totalSize, type ParamSpec } from '../../model/parameters.ts';
 import type {
   ClassificationBatch,
   ClassificationLoss,
@@ -38,6 +38,8 @@ export interface TorchEngineOptions {
   /** Start from these weights (strictly matched); else BERT's random init from `seed`. */
   weights?: StateDict;
   weightsSource?: string;
+  /** No weights and no random init: zeros, for weights replaced before use (setParameters, a checkpoint). Default false. */
+  placeholder?: boolean;
   /** Seeds the init and the dropout stream. */
   seed: number;
   /** "cpu", "cuda", "cuda:N"; default GRADPOOL_TORCH_DEVICE, else cuda:0 when libtorch sees a GPU, else cpu. */
@@ -90,7 +92,9 @@ export class TorchEngine implements Engine {
     const head = o.head ?? MLM_HEAD;
     const init = o.weights
       ? matchStateDict(o.config, o.weights, o.weightsSource ?? 'weights', head).tensors
-      : initBertWeights(o.config, o.seed, head);
+      : o.placeholder
+        ? placeholderWeights(o.config, head)
+        : initBertWeights(o.config, o.seed, head);
     const device = o.device ?? process.env.GRADPOOL_TORCH_DEVICE ?? (v.cuda && v.cudaDevices > 0 ? 'cuda:0' : 'cpu');
     const threads = o.threads ?? (Number(process.env.GRADPOOL_TORCH_THREADS) || 1);
     const amp = device.startsWith('cuda') && (o.amp ?? true);

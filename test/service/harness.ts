@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { GradpoolClient } from '../../coordinator/gradpool-client.ts';
 import { redisOptions } from '../../protocol/redis.ts';
+import { liveWorkers } from '../../protocol/worker-registry.ts';
 
 const BIN = new URL('../../bin/gradpool.js', import.meta.url).pathname;
 export const REDIS_URL = process.env.GRADPOOL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -38,10 +39,17 @@ export async function startCluster(o: { workers: number; env?: Record<string, st
   for (let i = 0; i < o.workers; i++) workers.push(start(['worker']));
   const redis = new Redis({ ...redisOptions(REDIS_URL), maxRetriesPerRequest: null });
   const client = new GradpoolClient({ redisUrl: REDIS_URL, prefix });
-  // Wait until the workers have registered.
-  for (let i = 0; i < 200; i++) {
-    const keys = await redis.keys(`${prefix}:worker:*`);
-    if (keys.length >= o.workers) break;
+  // Wait until the workers have registered, with their rank processes warm (unless turned off).
+  const warm = (env as Record<string, string | undefined>).GRADPOOL_WARM_RANK !== '0';
+  for (let i = 0; ; i++) {
+    const ready = (await liveWorkers(redis, prefix)).filter((w) => !warm || w.warm);
+    if (ready.length >= o.workers) break;
+    if (i === 600) {
+      for (const p of procs) p.kill('SIGKILL');
+      redis.disconnect();
+      await client.close();
+      throw new Error(`startCluster: ${ready.length} of ${o.workers} worker(s) registered${warm ? ' with a warm rank process' : ''} within 60 s`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {

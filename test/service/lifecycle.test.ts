@@ -30,6 +30,7 @@ const slowModel = {
 test('a rank job whose steps outlast the lock runs exactly once; progress flows through events', async () => {
   const dir = scratchDir('lock');
   const job = testJob(dir, { name: 'slow', model: slowModel }, { seq_len: 128, micro_batch: 16, global_batch: 32, max_steps: 3, eval_interval: 0, max_eval_samples: 4 });
+  const submittedBefore = Date.now();
   const id = await cluster.client.submit(job, { worldSize: 1 });
   const seen: string[] = [];
   let outcome;
@@ -39,8 +40,18 @@ test('a rank job whose steps outlast the lock runs exactly once; progress flows 
     if (e.type === 'failed') assert.fail(e.reason);
   }
   assert.ok(outcome && outcome.finished, JSON.stringify(seen));
-  const steps = readCurrentLog(outcome.run_dir).steps;
+  const { steps, records } = readCurrentLog(outcome.run_dir);
   assert.equal(steps.length, 3);
+  // How the start went, phase by phase: the worker's warm rank process took the rank, and the
+  // phases (from the job's add to the engine built) fit between submit and the record.
+  const startup = records.find((r) => r.event === 'startup') as unknown as Record<string, number | boolean | string> | undefined;
+  assert.ok(startup, 'a startup record');
+  assert.equal(startup.warm_rank_process, true);
+  assert.equal(startup.attempt, 1);
+  const phases = ['queued_s', 'prepare_s', 'dispatch_s', 'rendezvous_s', 'engine_build_s'].map((k) => startup[k]);
+  assert.ok(phases.every((v) => typeof v === 'number' && v >= 0), JSON.stringify(startup));
+  const sum = (phases as number[]).reduce((a, b) => a + b, 0);
+  assert.ok(sum <= (Date.parse(startup.time as string) - submittedBefore) / 1000 + 0.005, `phases ${sum} s, ${JSON.stringify(startup)}`);
   // The premise: a step (32 × 128 tokens) takes longer than the 1.5 s lock.
   assert.ok(steps.some((l) => (32 * 128) / l.tokensPerSec > 1.5), 'steps were too short to test the lock');
   assert.ok(seen.includes('step 3'), `progress events: ${seen.join(', ')}`);

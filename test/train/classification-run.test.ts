@@ -36,7 +36,7 @@ function clsJob(dir: string, cls: Record<string, unknown> = {}, over: Record<str
 }
 
 async function run(spec: RunSpec, o: { resume?: boolean; stepLimit?: number } = {}) {
-  const engine = await createRunEngine(spec, !o.resume);
+  const engine = await createRunEngine(spec, o.resume ? 'replaced' : 'init');
   try {
     return await trainRun(spec, { engine, sync: new SingleProcessSync(), resume: o.resume ?? false, stepLimit: o.stepLimit, logger: quiet(spec) });
   } finally {
