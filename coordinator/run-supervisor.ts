@@ -164,7 +164,7 @@ export class RunSupervisor {
     await this.dispatch.dispatch(
       {
         runId: run.id, attempt: d.attempt, worldSize: d.worldSize, spec, resume, gangDeadlineMs: this.o.gangDeadlineMs,
-        startup: { queuedAt: run.queuedSince, placedAt, preparedAt, dispatchedAt: Date.now() },
+        startup: { queuedAt: run.queuedSince, placedAt, preparedAt },
       },
       d.workers,
       run.checked.service.priority,

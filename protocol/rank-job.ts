@@ -24,10 +24,8 @@ export interface AttemptTimes {
   queuedAt: number;
   /** The scheduler placed this attempt on its workers. */
   placedAt: number;
-  /** Its spec was prepared (corpus tokenized, plan made). */
+  /** Its spec was prepared (corpus tokenized, plan made); its rank jobs go on the workers' queues next. */
   preparedAt: number;
-  /** Its rank jobs were put on the workers' queues. */
-  dispatchedAt: number;
 }
 
 export interface RankResult {
