@@ -42,6 +42,8 @@ export interface RunEntry {
   segments: string[];
   /** When it last entered the queue (epoch ms): its submit, then each attempt's end (the `startup` record's queued_s). */
   queuedSince: number;
+  /** Its cancel reached the scheduler (the channel and the sweep both may report it). */
+  cancelHeard: boolean;
 }
 
 export function newAttempt(attempt: number, workers: readonly string[]): AttemptRecord {

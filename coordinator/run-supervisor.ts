@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnrecoverableError, type Job as BullJob } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { serviceKeys } from '../protocol/keys.ts';
+import { serviceKeys, type RankControl } from '../protocol/keys.ts';
 import { toProgressJson, type ProgressJson } from '../protocol/messages.ts';
 import { rankJobId } from '../protocol/queues.ts';
 import { countRejection, setRunStatus, type RunState, type RunStatusFields } from '../protocol/run-status.ts';
@@ -75,7 +75,7 @@ export class RunSupervisor {
     return new Promise<RunOutcome>((resolve, reject) => {
       const entry: RunEntry = {
         id, job, checked, resolve, reject, specs: new Map(), attempt: null, lastResult: null, lastProgress: null,
-        state: 'QUEUED', lastEstimateAt: 0, segments: [], epochWorlds: [], queuedSince: job.timestamp,
+        state: 'QUEUED', lastEstimateAt: 0, segments: [], epochWorlds: [], queuedSince: job.timestamp, cancelHeard: false,
       };
       entry.epochWorlds = jobRequest(entry).worldSizes.slice();
       this.runs.set(id, entry);
@@ -104,12 +104,15 @@ export class RunSupervisor {
       await this.status(run, 'QUEUED', 'queued');
       this.loop.send({ type: 'job-added', job: request });
     }
-    if (await this.redis.exists(this.keys.cancel(run.id))) this.loop.send({ type: 'job-cancelled', runId: run.id });
+    if (await this.redis.exists(this.keys.cancel(run.id))) this.cancel(run.id);
   }
 
-  /** A cancel heard on the channel (or found at intake). */
+  /** A cancel heard on the channel, or its key found at intake or by the sweep (once per run). */
   cancel(runId: string): void {
-    if (this.runs.has(runId)) this.loop.send({ type: 'job-cancelled', runId });
+    const run = this.runs.get(runId);
+    if (!run || run.cancelHeard) return;
+    run.cancelHeard = true;
+    this.loop.send({ type: 'job-cancelled', runId });
   }
 
   act(decisions: Decision[]): void {
@@ -208,6 +211,7 @@ export class RunSupervisor {
     a.stopRequested = true;
     this.log(`${run.id}: stopping attempt ${d.attempt} (${d.reason}): ${d.message}`);
     await this.redis.set(this.keys.stop(run.id, d.attempt), d.reason, 'EX', 86400);
+    await this.publishControl({ runId: run.id, attempt: d.attempt, action: 'stop' });
     await this.status(run, run.state, d.message);
     await Promise.all(
       a.workers.map(async (w, rank) => {
@@ -220,6 +224,12 @@ export class RunSupervisor {
   private async kill(run: RunEntry, d: Of<'kill'>): Promise<void> {
     this.log(`${run.id}: killing attempt ${d.attempt}: ${d.message}`);
     await this.redis.set(this.keys.kill(run.id, d.attempt), '1', 'EX', 86400);
+    await this.publishControl({ runId: run.id, attempt: d.attempt, action: 'kill' });
+  }
+
+  /** The key is what counts; the message only makes the workers act at once (rank-worker.ts). */
+  private async publishControl(m: RankControl): Promise<void> {
+    await this.redis.publish(this.keys.rankControl, JSON.stringify(m)).catch((e) => this.log(`${m.runId}: publishing ${m.action}: ${(e as Error).message}`));
   }
 
   private async finish(run: RunEntry, d: Of<'finished'>): Promise<void> {
@@ -325,8 +335,8 @@ export class RunSupervisor {
   private async sweep(): Promise<void> {
     for (const run of this.runs.values()) {
       const a = run.attempt;
-      // A cancel set without the channel message: a waiting run hears it here (a running one's ranks read the key).
-      if ((!a || a.ended) && (await this.redis.exists(this.keys.cancel(run.id)).catch(() => 0))) this.cancel(run.id);
+      // A cancel set without the channel message is heard here, within 5 s.
+      if (!run.cancelHeard && (await this.redis.exists(this.keys.cancel(run.id)).catch(() => 0))) this.cancel(run.id);
       if (!a || a.ended || !a.dispatched) continue;
       await Promise.all(a.workers.map((w, rank) => (a.settled.has(rank) ? null : this.readRank(run, a, w, rank).catch(() => {}))));
     }

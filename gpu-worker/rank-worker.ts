@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { serviceKeys } from '../protocol/keys.ts';
+import { serviceKeys, type RankControl } from '../protocol/keys.ts';
 import { toProgressJson } from '../protocol/messages.ts';
 import { rankQueue } from '../protocol/queues.ts';
 import { HEARTBEAT_MS, WORKER_TTL_MS, type WorkerEntry } from '../protocol/worker-registry.ts';
@@ -41,6 +41,10 @@ export class RankWorker {
   private worker: Worker | null = null;
   private readonly redis: Redis;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** The subscription to cancels and the coordinator's stop/kill messages. */
+  private control: Redis | null = null;
+  /** The rank being served, for those messages. */
+  private current: { runId: string; attempt: number; child: ChildProcess } | null = null;
   private child: ChildProcess | null = null;
   private busyWith: string | null = null;
   private metrics: WorkerMetrics | null = null;
@@ -70,6 +74,7 @@ export class RankWorker {
     }
     const lockDuration = this.o.lockDurationMs ?? Number(process.env.GRADPOOL_LOCK_MS ?? 60_000);
     await this.beat();
+    await this.subscribeControl();
     this.metrics = await startWorkerMetrics(this.redis, this.log);
     this.heartbeat = setInterval(() => void this.beat().catch(() => {}), HEARTBEAT_MS);
     this.worker = new Worker(this.queueName, (job: Job<RankJobData>) => this.process(job), {
@@ -84,6 +89,55 @@ export class RankWorker {
     await this.worker.waitUntilReady();
     this.warmUp();
     this.log(`ready (queue ${this.o.config.prefix}/${this.queueName}, lock ${lockDuration} ms)`);
+  }
+
+  /**
+   * Cancels (the client's channel) and the coordinator's stop and kill
+   * (preemption, recovery, an overdue stop) reach the rank at once. Messages
+   * are fire-and-forget, so the keys decide: they are read when a rank starts
+   * and again whenever the subscription (re)connects.
+   */
+  private async subscribeControl(): Promise<void> {
+    const sub = this.redis.duplicate();
+    this.control = sub;
+    sub.on('error', () => {}); // the main connection logs Redis trouble
+    sub.on('message', (channel: string, message: string) => {
+      const c = this.current;
+      if (!c) return;
+      if (channel === this.keys.cancelChannel) {
+        if (message === c.runId) this.signalRank('stop');
+        return;
+      }
+      let m: RankControl;
+      try {
+        m = JSON.parse(message) as RankControl;
+      } catch {
+        return;
+      }
+      if (m.runId === c.runId && m.attempt === c.attempt) this.signalRank(m.action);
+    });
+    sub.on('ready', () => void this.readControlKeys());
+    await sub.subscribe(this.keys.cancelChannel, this.keys.rankControl);
+  }
+
+  /** The rank's stop (a cancel, or the coordinator's stop) and kill keys, as set now. */
+  private async readControlKeys(): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    const [stops, kill] = await Promise.all([
+      this.redis.exists(this.keys.cancel(c.runId), this.keys.stop(c.runId, c.attempt)),
+      this.redis.exists(this.keys.kill(c.runId, c.attempt)),
+    ]).catch(() => [0, 0]);
+    if (kill) this.signalRank('kill');
+    else if (stops) this.signalRank('stop');
+  }
+
+  /** stop: checkpoint at the next optimizer step and end (paused); kill: the attempt did not stop in time. */
+  private signalRank(action: RankControl['action']): void {
+    const child = this.current?.child;
+    if (!child) return;
+    if (action === 'kill') child.kill('SIGKILL');
+    else child.send?.({ type: 'stop' } satisfies ToRank);
   }
 
   private forkRankProcess(warmUp: boolean): ChildProcess {
@@ -141,18 +195,9 @@ export class RankWorker {
     this.log(`rank ${d.rank}/${d.worldSize} of run ${d.runId} (attempt ${d.attempt})`);
     const child = this.takeRankProcess();
     this.child = child;
-    // A cancel, or the coordinator's stop (preemption, recovery): checkpoint at the next optimizer step and end.
-    // A kill: the attempt did not stop in time.
-    const stopKeys = [this.keys.cancel(d.runId), this.keys.stop(d.runId, d.attempt)];
-    const killKey = this.keys.kill(d.runId, d.attempt);
-    const cancelPoll = setInterval(() => {
-      void this.redis.exists(...stopKeys).then((n) => {
-        if (n) child.send?.({ type: 'stop' } satisfies ToRank);
-      }, () => {});
-      void this.redis.exists(killKey).then((n) => {
-        if (n) child.kill('SIGKILL');
-      }, () => {});
-    }, 1000);
+    this.current = { runId: d.runId, attempt: d.attempt, child };
+    // A cancel or stop set before this rank started (the messages came before it was here).
+    await this.readControlKeys();
     try {
       return await new Promise<RankResult>((resolve, reject) => {
         let settled = false;
@@ -175,7 +220,7 @@ export class RankWorker {
         child.send({ type: 'start', job: d, redisUrl: this.o.config.redisUrl, prefix: this.o.config.prefix } satisfies ToRank);
       });
     } finally {
-      clearInterval(cancelPoll);
+      this.current = null;
       if (child.exitCode === null && child.signalCode === null) {
         await new Promise((r) => {
           const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -202,6 +247,7 @@ export class RankWorker {
     await this.beat().catch(() => {});
     this.child?.send?.({ type: 'stop' } satisfies ToRank);
     await this.worker?.close();
+    this.control?.disconnect();
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.redis.del(this.keys.worker(this.id)).catch(() => {});
     await this.metrics?.close();

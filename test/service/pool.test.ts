@@ -96,8 +96,12 @@ test('all workers busy: a bad job and a missing corpus fail within 1 s, a valid 
   const other = await cluster.client.submit(testJob(dir, { name: 'queued-2' }, short), { worldSize: 1 });
   await cluster.redis.set(`${cluster.prefix}:cancel:${other}`, '1', 'EX', 60);
   await until('cancelled by key', () => cluster.client.status(other), (s) => s.state === 'CANCELLED', 8000, 100);
-  await Promise.all(busy.map((b) => cluster.client.cancel(b)));
-  await Promise.all(busy.map((b) => cluster.client.result(b)));
+  // A running run cancelled the same way: the coordinator's sweep finds the key and stops its rank.
+  await cluster.redis.set(`${cluster.prefix}:cancel:${busy[0]}`, '1', 'EX', 60);
+  await until('running run cancelled by key', () => cluster.client.status(busy[0]!), (s) => s.state === 'CANCELLED', 20_000, 100);
+  await Promise.all(busy.slice(1).map((b) => cluster.client.cancel(b)));
+  const ended = await Promise.all(busy.map((b) => cluster.client.result(b)));
+  assert.ok(ended.every((r) => r.cancelled), JSON.stringify(ended));
 });
 
 test('a priority-1 job preempts a running priority-5 run; the paused run resumes by itself and completes, every step logged once', async () => {
