@@ -36,6 +36,13 @@ export interface RankWorkerOptions {
 
 const RANK_PROCESS = new URL('./rank-process.ts', import.meta.url).pathname;
 
+/** The rank a worker serves: where its cancel, stop and kill go. */
+interface ServedRank {
+  runId: string;
+  attempt: number;
+  child: ChildProcess;
+}
+
 export class RankWorker {
   readonly id: string;
   private worker: Worker | null = null;
@@ -44,7 +51,7 @@ export class RankWorker {
   /** The subscription to cancels and the coordinator's stop/kill messages. */
   private control: Redis | null = null;
   /** The rank being served, for those messages. */
-  private current: { runId: string; attempt: number; child: ChildProcess } | null = null;
+  private current: ServedRank | null = null;
   private child: ChildProcess | null = null;
   private busyWith: string | null = null;
   private metrics: WorkerMetrics | null = null;
@@ -105,7 +112,7 @@ export class RankWorker {
       const c = this.current;
       if (!c) return;
       if (channel === this.keys.cancelChannel) {
-        if (message === c.runId) this.signalRank('stop');
+        if (message === c.runId) this.signalRank(c, 'stop');
         return;
       }
       let m: RankControl;
@@ -114,7 +121,7 @@ export class RankWorker {
       } catch {
         return;
       }
-      if (m.runId === c.runId && m.attempt === c.attempt) this.signalRank(m.action);
+      if (m.runId === c.runId && m.attempt === c.attempt) this.signalRank(c, m.action);
     });
     sub.on('ready', () => void this.readControlKeys());
     await sub.subscribe(this.keys.cancelChannel, this.keys.rankControl);
@@ -128,16 +135,18 @@ export class RankWorker {
       this.redis.exists(this.keys.cancel(c.runId), this.keys.stop(c.runId, c.attempt)),
       this.redis.exists(this.keys.kill(c.runId, c.attempt)),
     ]).catch(() => [0, 0]);
-    if (kill) this.signalRank('kill');
-    else if (stops) this.signalRank('stop');
+    if (kill) this.signalRank(c, 'kill');
+    else if (stops) this.signalRank(c, 'stop');
   }
 
-  /** stop: checkpoint at the next optimizer step and end (paused); kill: the attempt did not stop in time. */
-  private signalRank(action: RankControl['action']): void {
-    const child = this.current?.child;
-    if (!child) return;
-    if (action === 'kill') child.kill('SIGKILL');
-    else child.send?.({ type: 'stop' } satisfies ToRank);
+  /**
+   * stop: checkpoint at the next optimizer step and end (paused); kill: the
+   * attempt did not stop in time. Only while `rank` is still the one served.
+   */
+  private signalRank(rank: ServedRank, action: RankControl['action']): void {
+    if (this.current !== rank) return;
+    if (action === 'kill') rank.child.kill('SIGKILL');
+    else if (rank.child.connected) rank.child.send({ type: 'stop' } satisfies ToRank);
   }
 
   private forkRankProcess(warmUp: boolean): ChildProcess {
