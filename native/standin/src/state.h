@@ -49,6 +49,7 @@ struct State {
   std::set<int> contexts;           // devices with a primary context in this process
   std::map<uintptr_t, Allocation> allocations;
   std::map<int, Stream*> legacyStreams;  // per device, created on first use
+  std::set<Stream*> streams;             // every stream whose thread still runs
 };
 
 State& state();

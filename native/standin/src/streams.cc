@@ -1,5 +1,6 @@
 // CUDA runtime stand-in: "device" memory (host memory, tracked per device),
 // streams (a thread each, executing enqueued work in order) and events.
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -16,7 +17,10 @@ void streamLoop(Stream* st) {
   std::unique_lock<std::mutex> lk(s.mu);
   for (;;) {
     s.cv.wait(lk, [&] { return !st->queue.empty() || st->destroyed; });
-    if (st->queue.empty()) return;  // destroyed and drained; the Stream stays allocated
+    if (st->queue.empty()) {  // destroyed and drained; the Stream stays allocated
+      s.streams.erase(st);
+      return;
+    }
     std::function<void()> item = std::move(st->queue.front());
     st->queue.pop_front();
     st->running = true;
@@ -28,9 +32,11 @@ void streamLoop(Stream* st) {
   }
 }
 
+// Call with the lock held.
 Stream* newStream(int device) {
   auto* st = new Stream();
   st->device = device;
+  state().streams.insert(st);
   std::thread(streamLoop, st).detach();
   return st;
 }
@@ -58,6 +64,14 @@ Event* event(cudaEvent_t h) {
 }
 
 bool idle(const Stream* st) { return st->queue.empty() && !st->running; }
+
+// No stream of `device` (of any device: -1) has work queued or running.
+bool drained(const State& s, int device) {
+  for (const Stream* st : s.streams) {
+    if ((device < 0 || st->device == device) && !idle(st)) return false;
+  }
+  return true;
+}
 
 void push(State& s, Stream* st, std::function<void()> fn) {
   st->queue.push_back(std::move(fn));
@@ -117,9 +131,19 @@ cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int) {
 static cudaError_t release(void* p, bool pinned, const char* what) {
   if (p == nullptr) return cudaSuccess;
   State& s = state();
-  std::lock_guard<std::mutex> lk(s.mu);
+  std::unique_lock<std::mutex> lk(s.mu);
   int d = contextDevice(s);
   auto it = s.allocations.find(reinterpret_cast<uintptr_t>(p));
+  if (it != s.allocations.end()) {
+    // Like CUDA, freeing waits for the work already queued (cudaFree synchronizes): a stream
+    // thread may still be copying into this memory or leaving a collective in it after an abort.
+    int device = it->second.device;
+    if (!s.cv.wait_for(lk, std::chrono::seconds(10), [&] { return drained(s, device); })) {
+      violation(std::string(what) + " while work queued on a stream was still running after 10 s (CUDA would wait for it)");
+      return cudaErrorInvalidValue;  // left allocated: never freed under a running stream
+    }
+    it = s.allocations.find(reinterpret_cast<uintptr_t>(p));
+  }
   if (it == s.allocations.end() || (it->second.device == -1) != pinned) {
     violation(std::string(what) + " of a pointer it did not allocate");
     return cudaErrorInvalidValue;
