@@ -333,10 +333,15 @@ export class RunSupervisor {
   }
 
   private async sweep(): Promise<void> {
+    // A cancel set without the channel message is heard here, within 5 s: every run's key in one
+    // round trip, before the rank reads (which may be slow), so none waits behind them.
+    const unheard = [...this.runs.values()].filter((r) => !r.cancelHeard);
+    if (unheard.length) {
+      const found = await this.redis.mget(unheard.map((r) => this.keys.cancel(r.id))).catch(() => []);
+      unheard.forEach((r, i) => found[i] != null && this.cancel(r.id));
+    }
     for (const run of this.runs.values()) {
       const a = run.attempt;
-      // A cancel set without the channel message is heard here, within 5 s.
-      if (!run.cancelHeard && (await this.redis.exists(this.keys.cancel(run.id)).catch(() => 0))) this.cancel(run.id);
       if (!a || a.ended || !a.dispatched) continue;
       await Promise.all(a.workers.map((w, rank) => (a.settled.has(rank) ? null : this.readRank(run, a, w, rank).catch(() => {}))));
     }
