@@ -34,6 +34,7 @@ import { createEngine } from '../engine/create-engine.ts';
 import type { MlmBatch } from '../engine/engine.ts';
 import type { Job } from '../spec/job-spec.ts';
 import { prepareRun } from '../train/prepare-run.ts';
+import { describeStartup } from '../train/train-run.ts';
 import { Communicator } from '../native/index.ts';
 import { testJob } from '../test/helpers/test-job.ts';
 import { scratchDir } from '../test/helpers/torch-reference.ts';
@@ -245,13 +246,10 @@ async function main(): Promise<void> {
   // preparing, dispatch, rendezvous, engine build, opening the run and the initial broadcast.
   const overhead = (t: RunTiming) => t.submitToFirstStep - t.firstStepSeconds - t.firstEvalSeconds;
   for (const t of timings) {
-    const phases = Object.entries(t.startup)
-      .filter(([k, v]) => k.endsWith('_s') && typeof v === 'number')
-      .map(([k, v]) => `${k.slice(0, -2).replace(/_/g, ' ')} ${(v as number).toFixed(2)}`);
     console.log(
       `${t.world} worker${t.world > 1 ? 's' : ' '}: submit → first step done ${t.submitToFirstStep.toFixed(2)} s = run's own work (first evaluation ` +
-        `${t.firstEvalSeconds.toFixed(2)} + step ${t.firstStepSeconds.toFixed(2)}) + overhead ${overhead(t).toFixed(2)} (${phases.join(', ')}, ` +
-        `run set-up ${t.setupSeconds.toFixed(2)}; warm rank process ${t.startup.warm_rank_process})`,
+        `${t.firstEvalSeconds.toFixed(2)} + step ${t.firstStepSeconds.toFixed(2)}) + overhead ${overhead(t).toFixed(2)} ` +
+        `(${describeStartup(t.startup)}; run set-up ${t.setupSeconds.toFixed(2)} s)`,
     );
   }
   console.log(`submit → first step overhead: ${overhead(one).toFixed(2)} s (1 worker; 2 workers: ${overhead(two).toFixed(2)} s)`);

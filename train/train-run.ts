@@ -111,7 +111,8 @@ export async function trainRun(spec: RunSpec, o: TrainOptions): Promise<TrainRes
   return result;
 }
 
-function describeStartup(phases: Record<string, number | boolean>): string {
+/** A startup record as one line: `queued 0.02 s, prepare 0.15 s, …, warm rank process true`. */
+export function describeStartup(phases: Record<string, number | boolean>): string {
   return Object.entries(phases)
     .map(([k, v]) => (typeof v === 'number' && k.endsWith('_s') ? `${k.slice(0, -2).replace(/_/g, ' ')} ${v.toFixed(2)} s` : `${k.replace(/_/g, ' ')} ${v}`))
     .join(', ');
